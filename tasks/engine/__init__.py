@@ -1,0 +1,1 @@
+"""The shared engine: batching, metrics, task base class, training loop, plots, runner."""

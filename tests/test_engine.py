@@ -1,0 +1,205 @@
+"""The training engine on tiny random models and small slices of the real offline data."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tasks.cli import main as cli
+from tasks.engine.runner import load_checkpoint, run_evaluate, run_predict, run_train
+from tasks.engine.task import TaskError
+from tasks.engine.trainer import TrainConfig
+
+pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
+SMALL = {"train": 256, "dev": 64, "test": 64}
+
+
+def read_log(run_dir):
+    import csv
+
+    with (run_dir / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def classification_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cls")
+    config = TrainConfig(max_steps=40, batch_size=16, learning_rate=1e-3, warmup=0.25, eval_every=10, progress=False)
+    results = run_train("classification", "tiny-bert", "offline", out, config, max_length=64, limits=SMALL)
+    return out, results
+
+
+def test_classification_loss_goes_down_and_warmup_schedule(classification_run):
+    out, results = classification_run
+    rows = read_log(out)
+    losses = [float(r["loss"]) for r in rows]
+    assert len(losses) == 40
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.05
+    lrs = [float(r["lr"]) for r in rows]
+    peak = int(np.argmax(lrs))
+    assert peak == 9  # 25% of 40 steps warm up linearly ...
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # ... then decay linearly
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert results["metric_name"] == "accuracy" and 0 <= results["metric"] <= 1
+    assert {"accuracy", "macro_f1"} <= set(results["test"])
+    for png in ("curves.png", "confusion.png"):
+        assert (out / png).stat().st_size > 5000
+
+
+def test_reload_gives_identical_predictions(classification_run):
+    out, _ = classification_run
+    texts = ["这家酒店的服务很好，房间干净。", "质量太差了，再也不会买。", "一般般吧"]
+    first = run_predict(str(out / "best"), texts)
+    task, model = load_checkpoint(out / "best")
+    again = task.predict(model, [{"text": t} for t in texts])
+    assert [r["label"] for r in first] == [r["label"] for r in again]
+    assert [r["probability"] for r in first] == [r["probability"] for r in again]
+    evaluated = run_evaluate(str(out / "best"), "offline", "test", limit=SMALL["test"])
+    evaluated_again = run_evaluate(str(out / "best"), "offline", "test", limit=SMALL["test"])
+    assert evaluated["accuracy"] == evaluated_again["accuracy"]
+
+
+def test_training_is_deterministic(tmp_path):
+    config = dict(max_steps=6, batch_size=8, eval_every=3, progress=False)
+    a = run_train("classification", "tiny-ernie", "offline", tmp_path / "a", TrainConfig(**config), max_length=48,
+                  limits={"train": 64, "dev": 32, "test": 32})
+    b = run_train("classification", "tiny-ernie", "offline", tmp_path / "b", TrainConfig(**config), max_length=48,
+                  limits={"train": 64, "dev": 32, "test": 32})
+    assert [r["loss"] for r in read_log(tmp_path / "a")] == [r["loss"] for r in read_log(tmp_path / "b")]
+    assert a["test"] == b["test"]
+
+
+def test_ner_with_crf_trains_and_predicts_entities(tmp_path):
+    config = TrainConfig(max_steps=30, batch_size=16, learning_rate=2e-3, eval_every=15, progress=False)
+    results = run_train("ner", "tiny-bert", "offline", tmp_path, config, max_length=64, options={"crf": True},
+                        limits=SMALL)
+    losses = [float(r["loss"]) for r in read_log(tmp_path)]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert set(results["test"]) >= {"precision", "recall", "f1", "per_type"}
+    task, model = load_checkpoint(tmp_path / "best")
+    assert task.use_crf and model.crf.transitions.shape == [7, 7]
+    out = run_predict(str(tmp_path / "best"), ["张三在北京大学工作。"])
+    assert out[0]["text"] == "张三在北京大学工作。" and len(out[0]["tags"]) == 10
+    for entity in out[0]["entities"]:
+        assert out[0]["text"][entity["start"]:entity["end"]] == entity["text"]
+
+
+def test_dual_tower_threshold_from_dev_and_retrieval(tmp_path):
+    config = TrainConfig(max_steps=12, batch_size=16, eval_every=6, progress=False)
+    results = run_train("dual_tower", "tiny-bert", "offline", tmp_path, config, max_length=48, limits=SMALL)
+    test = results["test"]
+    assert {"accuracy", "recall@1", "recall@10", "mrr", "threshold"} <= set(test)
+    assert 0 <= test["recall@1"] <= test["recall@10"] <= 1
+    meta = json.loads((tmp_path / "best" / "task.json").read_text())
+    assert meta["options"]["threshold"] == pytest.approx(test["threshold"])  # fixed on dev, used on test
+    scored = run_predict(str(tmp_path / "best"), ["今天天气很好\t今天天气不错"])
+    assert -1 <= scored[0]["score"] <= 1
+
+
+def test_single_tower_trains(tmp_path):
+    config = TrainConfig(max_steps=8, batch_size=16, eval_every=4, progress=False)
+    results = run_train("single_tower", "tiny-ernie", "offline", tmp_path, config, max_length=64, limits=SMALL)
+    assert results["metric_name"] == "accuracy" and results["train_examples"] == SMALL["train"]
+    out = run_predict(str(tmp_path / "best"), ["房间很大\t服务很好"])
+    assert out[0]["label"] in ("0", "1")
+
+
+# --- bad input -------------------------------------------------------------
+def test_predict_with_checkpoint_of_another_task(classification_run):
+    out, _ = classification_run
+    with pytest.raises(TaskError, match="checkpoint of task 'classification', not 'ner'"):
+        run_predict(str(out / "best"), ["张三"], task_name="ner")
+
+
+def test_empty_input_line_names_the_line(classification_run, capsys):
+    out, _ = classification_run
+    with pytest.raises(TaskError, match=r"<stdin>:2: empty line"):
+        run_predict(str(out / "best"), ["很好", "   ", "不好"])
+
+
+def test_label_file_that_disagrees(classification_run, tmp_path):
+    out, _ = classification_run
+    labels = tmp_path / "labels.txt"
+    labels.write_text("neg\npos\n", encoding="utf-8")
+    with pytest.raises(TaskError, match="checkpoint was trained with"):
+        run_predict(str(out / "best"), ["很好"], labels_file=str(labels))
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(TaskError, match="does not exist"):
+        run_predict(str(tmp_path / "nope"), ["很好"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TaskError, match="not a checkpoint"):
+        run_predict(str(tmp_path / "empty"), ["很好"])
+
+
+def test_long_text_is_truncated_and_reported_once(classification_run, caplog):
+    out, _ = classification_run
+    with caplog.at_level("WARNING", logger="tasks"):
+        result = run_predict(str(out / "best"), ["很好" * 400, "不好" * 400, "一般"])
+    assert len(result) == 3
+    warnings = [r.message for r in caplog.records if "truncated" in r.getMessage()]
+    assert len(warnings) == 1 and "2 of 3" in caplog.records[-1].getMessage()
+
+
+def test_resume_errors(tmp_path, capsys):
+    args = ["train", "--task", "classification", "--model", "tiny-bert", "--out", str(tmp_path), "--max-steps", "4",
+            "--limit-train", "32", "--limit-dev", "16", "--limit-test", "16", "--no-progress"]
+    assert cli(args + ["--resume"]) == 2
+    assert "no resume point" in capsys.readouterr().err
+    assert cli(args + ["--eval-every", "2"]) == 0
+    assert cli(args + ["--resume", "--batch-size", "8"]) == 2
+    assert "batch_size=32, this run has 8" in capsys.readouterr().err
+    assert cli(args[:4] + ["tiny-ernie"] + args[5:] + ["--resume"]) == 2
+    assert "model='tiny-bert'" in capsys.readouterr().err
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert cli(["train", "--task", "classification", "--model", "no-such-model", "--out", "/tmp/x", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "unknown model name 'no-such-model'" in err and "Traceback" not in err
+
+
+# --- SIGKILL and resume ----------------------------------------------------
+def train_cmd(out, *extra):
+    return [sys.executable, "-m", "tasks", "train", "--task", "classification", "--model", "tiny-bert",
+            "--out", str(out), "--max-steps", "36", "--batch-size", "8", "--eval-every", "12", "--save-every", "4",
+            "--limit-train", "160", "--limit-dev", "48", "--limit-test", "48", "--max-length", "48",
+            "--no-progress", *extra]
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, repo_root):
+    env = dict(os.environ)
+    full = subprocess.run(train_cmd(tmp_path / "full"), cwd=repo_root, env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr[-2000:]
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(train_cmd(killed_dir), cwd=repo_root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state_file = killed_dir / "last" / "trainer_state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if json.loads(state_file.read_text())["state"]["step"] >= 16:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state_file.read_text())["state"]["step"]
+    assert 16 <= killed_at < 36, "the run must be killed mid-training"
+
+    resumed = subprocess.run(train_cmd(killed_dir, "--resume"), cwd=repo_root, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = json.loads((tmp_path / "full" / "results.json").read_text())
+    b = json.loads((killed_dir / "results.json").read_text())
+    assert b["steps"] == a["steps"] == 36
+    assert b["best_dev"] == a["best_dev"] and b["best_step"] == a["best_step"]
+    assert b["test"] == a["test"]
+    assert [r["loss"] for r in read_log(killed_dir)] == [r["loss"] for r in read_log(tmp_path / "full")]
