@@ -28,12 +28,12 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+
+from tasks.hub import DOWNLOAD_HOSTS, OFFLINE_ENV, hosts_reachable, offline_requested, paddlenlp_home
 
 log = logging.getLogger(__name__)
 
@@ -457,38 +457,9 @@ PADDLENLP_MD5 = {
     ("msra_ner", "test"): "40b26ae09b63af78ea3a91ac8b8ae303",
 }
 # Where PaddleNLP downloads these from (probed with a short timeout before trying).
-DOWNLOAD_HOSTS = (("bj.bcebos.com", 443),)
-OFFLINE_ENV = ("COURSE_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "PADDLENLP_OFFLINE")
-
-
-def offline_requested() -> bool:
-    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on") for k in OFFLINE_ENV)
-
-
-def hosts_reachable(hosts=None, timeout: float = 3.0) -> bool:
-    """TCP probe of the download hosts, bounded by ``timeout`` (DNS included)."""
-    hosts = DOWNLOAD_HOSTS if hosts is None else hosts
-    result = []
-
-    def probe():
-        for host, port in hosts:
-            try:
-                with socket.create_connection((host, port), timeout=timeout):
-                    result.append(True)
-                    return
-            except OSError:
-                continue
-
-    worker = threading.Thread(target=probe, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    return bool(result)
-
-
 def paddlenlp_data_home() -> Path:
     """PaddleNLP's dataset cache (``$PPNLP_HOME/datasets``, default ~/.paddlenlp/datasets)."""
-    home = os.environ.get("PPNLP_HOME") or os.path.join("~", ".paddlenlp")
-    return Path(home).expanduser() / "datasets"
+    return paddlenlp_home() / "datasets"
 
 
 def paddlenlp_cached_file(name: str, split: str) -> Path:

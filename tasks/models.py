@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
+from tasks.hub import hosts_reachable, paddlenlp_home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_ENCODER = "e5-small-zh"
@@ -27,8 +27,6 @@ TINY_MODELS = {
     "tiny-bert": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
     "tiny-ernie": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
 }
-# Hosts PaddleNLP downloads community weights from.
-HUB_HOSTS = (("bj.bcebos.com", 443),)
 HEADS = ("encoder", "sequence", "token")
 
 
@@ -64,31 +62,12 @@ def known_hub_names() -> dict[str, str]:
 
 
 def hub_cache_dir(name: str) -> Path:
-    from paddlenlp.utils.env import MODEL_HOME
-
-    return Path(MODEL_HOME) / name
+    return paddlenlp_home() / "models" / name
 
 
 def _is_cached(name: str) -> bool:
     cache = hub_cache_dir(name)
     return cache.is_dir() and (any(cache.glob("*.pdparams")) or any(cache.glob("*.safetensors")))
-
-
-def offline_mode() -> bool:
-    return os.environ.get("COURSE_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
-
-
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """A quick TCP probe so an offline machine fails in seconds, not after retries."""
-    if offline_mode():
-        return False
-    for host, port in HUB_HOSTS:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def resolve(name: str) -> ModelSource:
@@ -109,19 +88,21 @@ def resolve(name: str) -> ModelSource:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ModelError(f"{config}: not valid JSON ({err})") from None
         return ModelSource(base, "local", str(path), family, layers)
-    hub = known_hub_names()
-    if base in hub:
-        if not _is_cached(base) and not hub_reachable():
-            raise ModelError(
-                f"model {base!r} is a PaddleNLP hub model that is not cached in {hub_cache_dir(base)} "
-                "and the hub cannot be reached (offline?). Either connect to the internet once so "
-                f"PaddleNLP can download it, or use the offline encoder: --model {OFFLINE_ENCODER}"
-            )
-        return ModelSource(base, "hub", base, hub[base], layers)
     if os.sep in base or base.startswith("."):
         raise ModelError(f"model directory {base!r} does not exist")
-    suggestions = ", ".join([OFFLINE_ENCODER, *TINY_MODELS, "ernie-3.0-medium-zh", "ernie-3.0-mini-zh", "bert-base-chinese"])
-    raise ModelError(f"unknown model name {base!r}; expected one of: {suggestions}, another PaddleNLP BERT/ERNIE name, or a local save_pretrained directory")
+    offline_choices = ", ".join([OFFLINE_ENCODER, *TINY_MODELS])
+    # Decide "offline" before importing PaddleNLP (seconds) so the error comes at once.
+    if not _is_cached(base) and not hosts_reachable(timeout=2.0):
+        raise ModelError(
+            f"model {base!r} is not a local directory, not cached in {hub_cache_dir(base)}, and PaddleNLP's hub "
+            f"cannot be reached (offline?). If it is a PaddleNLP name (e.g. ernie-3.0-medium-zh), connect to the "
+            f"internet once so PaddleNLP can download it; offline, use {offline_choices} (--model {OFFLINE_ENCODER})")
+    hub = known_hub_names()
+    if base not in hub:
+        suggestions = ", ".join([offline_choices, "ernie-3.0-medium-zh", "ernie-3.0-mini-zh", "bert-base-chinese"])
+        raise ModelError(f"unknown model name {base!r}; expected one of: {suggestions}, another PaddleNLP "
+                         "BERT/ERNIE name (`python -m tasks models list`), or a local save_pretrained directory")
+    return ModelSource(base, "hub", base, hub[base], layers)
 
 
 def load_tokenizer(name: str):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import build_data, datasets
+from tasks import build_data, datasets, hub
 from tasks.build_data import build_all, summary, verify
 from tasks.datasets import DataError, OfflineError, Repairs, label_list, load_examples
 
@@ -347,7 +347,7 @@ def test_paddlenlp_unreachable_host_fails_fast(tmp_path, monkeypatch):
     for key in datasets.OFFLINE_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PPNLP_HOME", str(tmp_path))
-    monkeypatch.setattr(datasets, "DOWNLOAD_HOSTS", (("127.0.0.1", 9),))  # nothing listens: refused at once
+    monkeypatch.setattr(hub, "DOWNLOAD_HOSTS", (("127.0.0.1", 9),))  # nothing listens: refused at once
     start = time.perf_counter()
     with pytest.raises(OfflineError, match="cannot be reached"):
         load_examples("classification", "chnsenticorp", "dev")

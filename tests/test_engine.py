@@ -28,7 +28,7 @@ def read_log(run_dir):
 @pytest.fixture(scope="module")
 def classification_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cls")
-    config = TrainConfig(max_steps=40, batch_size=16, learning_rate=1e-3, warmup=0.25, eval_every=10, progress=False)
+    config = TrainConfig(max_steps=60, batch_size=16, learning_rate=3e-3, warmup=0.25, eval_every=15, progress=False)
     results = run_train("classification", "tiny-bert", "offline", out, config, max_length=64, limits=SMALL)
     return out, results
 
@@ -37,11 +37,11 @@ def test_classification_loss_goes_down_and_warmup_schedule(classification_run):
     out, results = classification_run
     rows = read_log(out)
     losses = [float(r["loss"]) for r in rows]
-    assert len(losses) == 40
-    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.05
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.15
     lrs = [float(r["lr"]) for r in rows]
     peak = int(np.argmax(lrs))
-    assert peak == 9  # 25% of 40 steps warm up linearly ...
+    assert peak == 14  # 25% of 60 steps warm up linearly ...
     assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # ... then decay linearly
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
@@ -162,7 +162,7 @@ def test_resume_errors(tmp_path, capsys):
 def test_cli_errors_are_one_line(capsys):
     assert cli(["train", "--task", "classification", "--model", "no-such-model", "--out", "/tmp/x", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "unknown model name 'no-such-model'" in err and "Traceback" not in err
+    assert err.startswith("error: ") and "'no-such-model'" in err and "e5-small-zh" in err and "Traceback" not in err
 
 
 # --- SIGKILL and resume ----------------------------------------------------

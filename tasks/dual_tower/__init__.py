@@ -16,7 +16,7 @@ import paddle.nn.functional as F
 from tasks import models
 from tasks.engine.batching import pad_collator
 from tasks.engine.metrics import accuracy, best_threshold, retrieval_scores
-from tasks.engine.task import Task, TaskError, TaskModel
+from tasks.engine.task import Task, TaskError, TaskModel, mean_pool
 from tasks.single_tower import parse_pair_line
 
 OBJECTIVES = ("sbert", "contrastive", "both")
@@ -53,9 +53,9 @@ class DualTowerTask(Task):
         return TaskModel(backbone, classifier=paddle.nn.Linear(3 * hidden, len(self.labels)))
 
     def embed_ids(self, model, ids):
-        mask = (ids != self.pad_id).astype("float32")
+        mask = (ids != self.pad_id).astype("int64")
         sequence = model.backbone(ids, token_type_ids=paddle.zeros_like(ids), attention_mask=mask)[0]
-        return (sequence * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        return mean_pool(sequence, mask)
 
     def loss(self, model, batch):
         u, v = self.embed_ids(model, batch["a_ids"]), self.embed_ids(model, batch["b_ids"])
@@ -73,18 +73,9 @@ class DualTowerTask(Task):
 
     def embed_texts(self, model, texts, batch_size=64) -> np.ndarray:
         features = [{"a_ids": ids, "length": len(ids)} for ids in (self.tokenize(t)["input_ids"] for t in texts)]
-        collate = pad_collator({"a_ids": self.pad_id})
-        step = lambda m, b: self.embed_ids(m, b["a_ids"]).numpy()  # noqa: E731
-        model.eval()
-        out = [None] * len(features)
-        from tasks.engine.batching import iterate_in_order
-
-        with paddle.no_grad():
-            for idx, batch in iterate_in_order(features, collate, batch_size):
-                for i, vec in zip(idx, step(model, batch)):
-                    out[i] = vec
-        model.train()
-        return np.stack(out)
+        vectors = self.forward_batches(model, features, lambda m, b: self.embed_ids(m, b["a_ids"]).numpy(),
+                                       batch_size, collate=pad_collator({"a_ids": self.pad_id}))
+        return np.stack(vectors)
 
     def cosines(self, model, pairs, batch_size=64):
         u = self.embed_texts(model, [p["text_a"] for p in pairs], batch_size)

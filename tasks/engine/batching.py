@@ -64,7 +64,8 @@ def pad_collator(pad_values: dict, int_keys=("label",)):
     pads = {key: Pad(pad_val=value, dtype="int64") for key, value in pad_values.items()}
 
     def collate(features: list[dict]) -> dict:
-        batch = {key: paddle.to_tensor(pad([f[key] for f in features])) for key, pad in pads.items()}
+        batch = {key: paddle.to_tensor(pad([f[key] for f in features])) for key, pad in pads.items()
+                 if key in features[0]}  # e.g. no labels at prediction time
         for key in int_keys:
             if key in features[0]:
                 batch[key] = paddle.to_tensor(np.asarray([f[key] for f in features], dtype="int64"))

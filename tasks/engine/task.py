@@ -131,13 +131,13 @@ class Task:
                         self.truncated, len(examples), what, self.max_length)
         return features
 
-    def forward_batches(self, model: TaskModel, features: list[dict], step_fn, batch_size: int = 64):
+    def forward_batches(self, model: TaskModel, features: list[dict], step_fn, batch_size: int = 64, collate=None):
         """Run ``step_fn(model, batch) -> np.ndarray`` over features in length-sorted batches,
         returning per-feature outputs in the original order."""
         model.eval()
         outputs = [None] * len(features)
         with paddle.no_grad():
-            for idx, batch in iterate_in_order(features, self.collate_fn(), batch_size):
+            for idx, batch in iterate_in_order(features, collate or self.collate_fn(), batch_size):
                 for i, out in zip(idx, step_fn(model, batch)):
                     outputs[i] = out
         model.train()
@@ -184,6 +184,12 @@ def read_task_file(directory: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise TaskError(f"{path}: corrupt checkpoint description ({err})") from None
+
+
+def mean_pool(sequence, mask):
+    """Average of the token vectors where mask is 1 (e5 and Sentence-BERT pooling)."""
+    mask = mask.astype(sequence.dtype).unsqueeze(-1)
+    return (sequence * mask).sum(1) / mask.sum(1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ class TrainConfig:
     early_stop: int = 0                # stop after N evaluations without improvement (0: never)
     seed: int = 42
     eval_batch_size: int = 64
+    freeze_embeddings: bool = False    # keep the word-embedding matrix fixed: ~1.5x faster on CPU
     progress: bool = True
 
     def total_steps(self, steps_per_epoch: int) -> int:
@@ -68,7 +69,14 @@ class TrainerState:
     history: list = field(default_factory=list)  # evaluation results
 
 
+def freeze_word_embeddings(model):
+    """The (large, mostly unused) vocabulary matrix gets no gradient and no AdamW update."""
+    model.backbone.get_input_embeddings().weight.stop_gradient = True
+
+
 def make_optimizer(model, config: TrainConfig, total_steps: int):
+    if config.freeze_embeddings:
+        freeze_word_embeddings(model)
     schedule = LinearDecayWithWarmup(config.learning_rate, total_steps, config.warmup_steps(total_steps))
     # Standard BERT fine-tuning: no weight decay on biases and LayerNorm weights.
     no_decay = {p.name for n, p in model.named_parameters() if "bias" in n or "norm" in n.lower()}

@@ -4,7 +4,6 @@ Words (here: characters) may become several sub-tokens; the first sub-token of
 each word carries the word's label, and only those positions are gathered for
 the loss, the CRF and decoding, so a prediction is exactly one tag per word.
 """
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddlenlp.layers import LinearChainCrf, LinearChainCrfLoss, ViterbiDecoder
