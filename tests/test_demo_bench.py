@@ -1,0 +1,46 @@
+"""The demo's output contract and the benchmark's JSON, in their quick / tiny forms."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tasks import cpu
+from tasks.bench import measure
+
+pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
+
+
+def test_quick_demo_prints_table_and_ends_with_results_path(tmp_path, repo_root):
+    proc = subprocess.run([sys.executable, "-m", "tasks", "demo", "--quick", "--out", str(tmp_path / "demo")],
+                          cwd=repo_root, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == str(tmp_path / "demo" / "results.json")
+    rows = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert [r["task"] for r in rows] == ["classification", "ner", "single_tower", "dual_tower"]
+    for row in rows:
+        assert set(row) == {"task", "model", "train_examples", "minutes", "metric_name", "metric"}
+        assert isinstance(row["metric"], float) and 0 <= row["metric"] <= 1
+    assert "| task | model |" in proc.stdout
+    for task in ("classification", "ner", "single_tower", "dual_tower"):
+        assert (tmp_path / "demo" / task / "curves.png").is_file()
+    assert "recall@1" in (tmp_path / "demo" / "results.md").read_text()
+
+
+@pytest.mark.parametrize("task", ["classification", "ner", "single_tower", "dual_tower"])
+def test_bench_measures_every_task(task):
+    result = measure(task, "tiny-bert", train_steps=2, batch_size=8, max_length=48, infer_examples=32)
+    for key in ("train_examples_per_s", "train_tokens_per_s", "infer_examples_per_s", "infer_tokens_per_s", "peak_rss_mb"):
+        assert result[key] > 0, key
+    assert result["train_tokens_per_s"] > result["train_examples_per_s"]
+    assert 0 <= result["metric_after_timed_steps"] <= 1
+
+
+def test_cpu_settings_respect_the_user(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu.tuned_env()["OMP_NUM_THREADS"] == str(cpu.physical_cores())
+    monkeypatch.delitem(sys.modules, "paddle", raising=False)  # pretend paddle is not imported yet
+    applied = cpu.apply_cpu_settings()
+    assert applied["OMP_NUM_THREADS"] == "1"  # the user's value wins
+    assert ("MKL_DEBUG_CPU_TYPE" in cpu.tuned_env()) == cpu.is_amd_cpu()
