@@ -29,7 +29,7 @@ def real_tokens(batch: dict, pad_id: int) -> int:
     return int(sum(int((batch[k] != pad_id).sum()) for k in ("input_ids", "a_ids", "b_ids") if k in batch))
 
 
-def measure(task_name: str, model_name: str, train_steps: int, batch_size: int, max_length: int,
+def measure(task: str, model: str, train_steps: int, batch_size: int, max_length: int,
             infer_examples: int, data: str = "offline") -> dict:
     import paddle
 
@@ -37,6 +37,7 @@ def measure(task_name: str, model_name: str, train_steps: int, batch_size: int, 
     from tasks.engine.runner import load_split, labels_for, task_class
     from tasks.engine.trainer import TrainConfig, make_optimizer
 
+    task_name, model_name = task, model
     task_cls = task_class(task_name)
     train_ex = load_split(task_cls, data, "train", limit=train_steps * batch_size + 2 * batch_size)
     dev_ex = load_split(task_cls, data, "dev", limit=infer_examples)

@@ -10,7 +10,7 @@ import paddle.nn.functional as F
 
 from tasks import models
 from tasks.engine.metrics import accuracy, macro_f1
-from tasks.engine.task import Task, TaskError, mean_pool, softmax
+from tasks.engine.task import Task, mean_pool, softmax
 
 POOLINGS = ("auto", "cls", "mean")
 
@@ -20,13 +20,12 @@ class ClassificationTask(Task):
     data_kind = "classification"
     head = "sequence"
     main_metric = "accuracy"
+    option_defaults = {"pooling": "auto"}
+    option_choices = {"pooling": POOLINGS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        pooling = self.options.setdefault("pooling", "auto")
-        if pooling not in POOLINGS:
-            raise TaskError(f"pooling {pooling!r}: expected one of {POOLINGS}")
-        if pooling == "auto":
+        if self.options["pooling"] == "auto":
             offline = models.resolve(self.model_name).kind == "offline"
             self.options["pooling"] = "mean" if offline else "cls"
 

@@ -16,7 +16,7 @@ import paddle.nn.functional as F
 from tasks import models
 from tasks.engine.batching import pad_collator
 from tasks.engine.metrics import accuracy, best_threshold, retrieval_scores
-from tasks.engine.task import Task, TaskError, TaskModel, mean_pool
+from tasks.engine.task import Task, TaskModel, mean_pool
 from tasks.single_tower import parse_pair_line
 
 OBJECTIVES = ("sbert", "contrastive", "both")
@@ -27,13 +27,11 @@ class DualTowerTask(Task):
     data_kind = "matching"
     head = "encoder"
     main_metric = "accuracy"
+    option_defaults = {"objective": "both", "temperature": 0.05}
+    option_choices = {"objective": OBJECTIVES}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.options.setdefault("objective", "both")
-        self.options.setdefault("temperature", 0.05)
-        if self.options["objective"] not in OBJECTIVES:
-            raise TaskError(f"objective {self.options['objective']!r}: expected one of {OBJECTIVES}")
         self.positive = self.label_to_id.get("1", len(self.labels) - 1)
 
     def encode(self, example, with_label=True):

@@ -23,29 +23,26 @@ def read_log(log_csv: Path) -> list[dict]:
 
 
 def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
+    """Three panels: training loss (raw + moving mean), dev metric at each evaluation, learning rate."""
     rows = read_log(log_csv)
     steps = [int(r["step"]) for r in rows]
-    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 3.6))
     losses = [float(r["loss"]) for r in rows]
-    ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="loss (per step)")
+    fig, (ax_loss, ax_dev, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="per step")
     window = max(1, len(losses) // 20)
     if window > 1:
-        smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1]) for i in range(len(losses))]
-        ax_loss.plot(steps, smooth, lw=1.8, label=f"moving mean ({window})")
-    eval_rows = [r for r in rows if r.get("eval_value")]
-    if eval_rows:
-        ax_dev = ax_loss.twinx()
-        ax_dev.plot([int(r["step"]) for r in eval_rows], [float(r["eval_value"]) for r in eval_rows], "o-",
-                    color="tab:green", label=f"dev {eval_rows[-1]['eval_metric']}")
-        ax_dev.set_ylabel("dev metric")
-        ax_dev.legend(loc="center right")
-    ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("training loss")
-    ax_loss.legend(loc="upper right")
+        smooth = [sum(losses[max(0, i - window + 1):i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(losses))]
+        ax_loss.plot(steps, smooth, lw=1.8, label=f"moving mean of {window}")
+    ax_loss.set(xlabel="step", ylabel="training loss", title="loss")
+    ax_loss.legend()
+    evals = [r for r in rows if r.get("eval_value")]
+    if evals:
+        ax_dev.plot([int(r["step"]) for r in evals], [float(r["eval_value"]) for r in evals], "o-", color="tab:green")
+        ax_dev.set(ylabel=f"dev {evals[-1]['eval_metric']}")
+    ax_dev.set(xlabel="step", title="dev metric")
     ax_lr.plot(steps, [float(r["lr"]) for r in rows], color="tab:orange")
-    ax_lr.set_xlabel("step")
-    ax_lr.set_ylabel("learning rate")
-    ax_lr.set_title("linear warmup, then linear decay")
+    ax_lr.set(xlabel="step", ylabel="learning rate", title="linear warmup, then linear decay")
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     fig.suptitle(title)
     _save(fig, Path(out_png))
     return Path(out_png)

@@ -58,7 +58,8 @@ class Task:
     data_kind = ""       # example format the loaders produce: classification | ner | matching
     head = "encoder"     # registry head: encoder | sequence | token
     main_metric = ""
-    label_names_fixed: list | None = None
+    option_defaults: dict = {}   # task options (stored in the checkpoint) and their defaults
+    option_choices: dict = {}    # option -> allowed values
 
     def __init__(self, model_name: str, labels: list[str], max_length: int = 128, options: dict | None = None,
                  tokenizer=None):
@@ -66,7 +67,10 @@ class Task:
         self.labels = list(labels)
         self.label_to_id = {label: i for i, label in enumerate(self.labels)}
         self.max_length = max_length
-        self.options = dict(options or {})
+        self.options = {**self.option_defaults, **(options or {})}
+        for key, allowed in self.option_choices.items():
+            if self.options[key] not in allowed:
+                raise TaskError(f"{self.name} option {key}={self.options[key]!r}: expected one of {allowed}")
         self.tokenizer = tokenizer or models.load_tokenizer(model_name)
         self.truncated = 0
         self._model = None

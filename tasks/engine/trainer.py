@@ -169,6 +169,7 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
         sampler.start(state.epoch, skip=state.batch_in_epoch)
         for batch in loader:
             paddle.seed(config.seed * 1_000_003 + state.step)  # dropout masks depend only on the step
+            lr = optimizer.get_lr()  # the rate this step uses (0 on the very first warmup step)
             loss = task.loss(model, batch)
             loss.backward()
             optimizer.step()
@@ -176,7 +177,6 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
             optimizer.clear_grad()
             state.step += 1
             state.batch_in_epoch += 1
-            lr = optimizer.get_lr()
             row = {"step": state.step, "epoch": state.epoch, "loss": round(float(loss), 6), "lr": lr,
                    "elapsed_s": round(time.time() - started, 2)}
             bar.update(1)

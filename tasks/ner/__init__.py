@@ -21,10 +21,12 @@ class NerTask(Task):
     data_kind = "ner"
     head = "token"
     main_metric = "f1"
+    option_defaults = {"crf": False}
+    option_choices = {"crf": (False, True)}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.use_crf = bool(self.options.get("crf", False))
+        self.use_crf = self.options["crf"]
         self._pieces = {}
 
     def word_pieces(self, word: str) -> list[int]:
@@ -84,7 +86,11 @@ class NerTask(Task):
         if self.use_crf:
             tags = paddle.where(batch["tags"] == IGNORE_INDEX, paddle.zeros_like(batch["tags"]), batch["tags"])
             return LinearChainCrfLoss(model.crf)(scores, self.word_lengths(batch), tags).mean()
-        return F.cross_entropy(scores, batch["tags"].unsqueeze(-1), ignore_index=IGNORE_INDEX)
+        # Averaged over real words only: paddle's "mean" would also count the ignored padding.
+        per_word = F.cross_entropy(scores, batch["tags"].unsqueeze(-1), ignore_index=IGNORE_INDEX,
+                                   reduction="none").squeeze(-1)
+        real = (batch["tags"] != IGNORE_INDEX).astype(per_word.dtype)
+        return (per_word * real).sum() / real.sum().clip(min=1.0)
 
     def decode(self, model, batch) -> list[list[int]]:
         scores = self.emissions(model, batch)
