@@ -249,6 +249,30 @@ def _header(fields: list[str], known: dict, key: str, path) -> list[str] | None:
     return mapped
 
 
+def _tsv_rows(path: Path, known: dict, key: str, default_columns: list[str], rep: Repairs, header_check=None):
+    """(line number, {column: field}) for each non-blank row; the header (if any) names the columns.
+
+    Every row must have as many tab-separated fields as there are columns.
+    """
+    columns = None
+    for lineno, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            rep.add("blank lines skipped", path, lineno)
+            continue
+        fields = line.split("\t")
+        if columns is None:
+            columns = _header(fields, known, key, path)
+            if columns is not None:
+                if header_check:
+                    header_check(columns, fields, lineno)
+                continue
+            columns = default_columns
+        if len(fields) != len(columns):
+            shown = "<TAB>".join("text_a" if c == "text" else c for c in columns)
+            raise DataError(f"found {len(fields)} tab-separated columns, expected {len(columns)} ({shown})", path, lineno)
+        yield lineno, dict(zip(columns, fields))
+
+
 def read_classification(path: str | os.PathLike, *, labels: Sequence[str] | str | None = None,
                         repairs: Repairs | None = None) -> list[dict]:
     """``label\\ttext_a`` TSV (header optional), or a header naming qid/label/text_a columns.
@@ -257,27 +281,13 @@ def read_classification(path: str | os.PathLike, *, labels: Sequence[str] | str 
     """
     path = Path(path)
     rep = Repairs() if repairs is None else repairs
-    columns = None
     examples, seen = [], set()
-    for lineno, line in enumerate(read_lines(path), 1):
-        if not line.strip():
-            rep.add("blank lines skipped", path, lineno)
-            continue
-        fields = line.split("\t")
-        if columns is None:
-            columns = _header(fields, _CLS_COLUMNS, "text", path)
-            if columns is not None:
-                continue
-            columns = ["label", "text"]
-        if len(fields) != len(columns):
-            raise DataError(f"found {len(fields)} tab-separated columns, expected {len(columns)} "
-                            f"({'<TAB>'.join('text_a' if c == 'text' else c for c in columns)})", path, lineno)
-        row = dict(zip(columns, fields))
+    for lineno, row in _tsv_rows(path, _CLS_COLUMNS, "text", ["label", "text"], rep):
         text = row["text"].strip()
         if not text:
             raise DataError("empty text; expected a non-empty text_a column", path, lineno)
         label = row.get("label", "").strip()
-        if "label" in columns:
+        if "label" in row:
             if not label:
                 raise DataError("empty label", path, lineno)
             if text.isdigit() and not label.lstrip("-").isdigit() and labels in (None, ANY):
@@ -305,29 +315,18 @@ def read_matching(path: str | os.PathLike, *, labels: Sequence[str] | str | None
     """
     path = Path(path)
     rep = Repairs() if repairs is None else repairs
-    columns = None
     examples, seen = [], set()
-    for lineno, line in enumerate(read_lines(path), 1):
-        if not line.strip():
-            rep.add("blank lines skipped", path, lineno)
-            continue
-        fields = line.split("\t")
-        if columns is None:
-            columns = _header(fields, _MATCH_COLUMNS, "text_a", path)
-            if columns is not None:
-                if "text_b" not in columns:
-                    raise DataError(f"header {fields!r} has no second text column (text_b/title)", path, lineno)
-                continue
-            columns = ["text_a", "text_b", "label"]
-        if len(fields) != len(columns):
-            raise DataError(f"found {len(fields)} tab-separated columns, expected {len(columns)} "
-                            f"({'<TAB>'.join(columns)})", path, lineno)
-        row = dict(zip(columns, fields))
+
+    def needs_text_b(columns, fields, lineno):
+        if "text_b" not in columns:
+            raise DataError(f"header {fields!r} has no second text column (text_b/title)", path, lineno)
+
+    for lineno, row in _tsv_rows(path, _MATCH_COLUMNS, "text_a", ["text_a", "text_b", "label"], rep, needs_text_b):
         a, b = row["text_a"].strip(), row["text_b"].strip()
         if not a or not b:
             raise DataError(f"empty {'text_a' if not a else 'text_b'}; expected two non-empty texts", path, lineno)
         label = row.get("label", "").strip()
-        if "label" in columns:
+        if "label" in row:
             if not label:
                 raise DataError("empty label", path, lineno)
             _label_ok(label, labels, path, lineno)
