@@ -1,0 +1,206 @@
+# %% [markdown]
+# # 第 4 课 · 序列标注：命名实体识别（NER）
+#
+# **本课目标**
+#
+# 1. BIO 标注：每个字一个标签，实体 = 一段连续的 `B-X I-X I-X …`。
+# 2. 把标签还原成实体，在文本里高亮出来。
+# 3. 块级（chunk-level）评估：实体的类型和左右边界**全对**才算对，按类型算 P / R / F1。
+# 4. 两种输出层：逐字 softmax 与 CRF（条件随机场 + Viterbi 解码），比较 F1 和“非法标签序列”。
+#
+# 数据是 MSRA 命名实体识别语料（人名 PER、地名 LOC、机构名 ORG）。默认模式用编码器的前 2 层（`e5-small-zh@2`），
+# 两个模型各用 3600 句训练 1 个 epoch，在 2 核 CPU 上共约 7 分钟。训练量远小于正式实验（MSRA 有 4.5 万句），
+# 所以 F1 只有零点几；本课关心的是流程和两种输出层的差别。
+
+# %%
+import sys, pathlib
+if not pathlib.Path("lesson_utils.py").exists():  # 从仓库根目录打开时
+    sys.path.insert(0, "notebooks")
+import lesson_utils as lu
+
+L = lu.start("04")
+
+import collections
+import numpy as np
+import matplotlib.pyplot as plt
+from tasks.datasets import NER_LABELS, is_valid_bio, load_examples
+from tasks.engine.metrics import chunk_scores, entities
+from tasks.engine.runner import load_checkpoint, load_split, run_train, task_class
+from tasks.engine.trainer import TrainConfig
+
+MODEL = lu.pick("e5-small-zh@2", "tiny-bert")  # 2 层：几分钟的训练里 F1 比 4 层涨得快（见练习 1）
+LIMITS = lu.pick({"train": 3600, "dev": 200, "test": 1000}, {"train": 48, "dev": 24, "test": 24})
+MAX_LENGTH = 64
+config = TrainConfig(**lu.pick(dict(epochs=1, batch_size=8, learning_rate=5e-4, warmup=0.1, eval_every=150),
+                               dict(max_steps=4, batch_size=16, learning_rate=3e-4, warmup=0.25, eval_every=2)),
+                     freeze_embeddings=True)
+print(MODEL, LIMITS, config)
+
+# %% [markdown]
+# ## 1. BIO 标注
+#
+# 每个字一个标签：`B-X` 是类型 X 的实体的第一个字，`I-X` 是实体内部（后续）的字，`O` 表示不属于任何实体。
+# 标签集合：
+
+# %%
+print(NER_LABELS)
+train_all = load_examples("ner", "offline", "train")
+example = next(e for e in train_all if len({c[0] for c in entities(e["labels"])}) == 3 and len(e["tokens"]) < 40)
+lu.table({"字": example["tokens"], "标签": example["labels"]}).T
+
+# %% [markdown]
+# 从 BIO 标签还原实体：一个实体从 `B-X` 开始（或者从一个接不上前文的 `I-X` 开始），一直延续到不再是 `I-X` 为止。
+# 课程包的 `entities(tags)` 返回 `(类型, 起点, 终点)`，终点不含——和 seqeval 的读法相同。
+
+# %%
+found = entities(example["labels"])
+text = "".join(example["tokens"])
+print(found)
+print([(kind, text[s:e]) for kind, s, e in found])
+lu.show_html([lu.highlight_entities("".join(e["tokens"]), entities(e["labels"]))
+              for e in [example] + [e for e in train_all[:200] if entities(e["labels"])][:5]])
+
+# %% [markdown]
+# 训练子集里各类实体有多少个（同样的固定随机子集也会用于训练）：
+
+# %%
+train_subset = load_split(task_class("ner"), "offline", "train", LIMITS["train"], config.seed)
+counts = collections.Counter(c[0] for e in train_subset for c in entities(e["labels"]))
+print(f"{len(train_subset)} 句，{sum(len(e['tokens']) for e in train_subset)} 个字，实体: {dict(counts)}")
+
+# %% [markdown]
+# ## 2. 训练：softmax 与 CRF 两种输出层
+#
+# 模型 = 预训练编码器 + 每个位置一个线性层（PaddleNLP 的 `BertForTokenClassification`），输出 7 个标签的分数（发射分数）。
+# 一个字可能被切成几个子词，只有**第一个子词**带这个字的标签。
+#
+# * **softmax**：每个字独立地取分数最高的标签。它不知道 `O` 后面不能直接跟 `I-PER`。
+# * **CRF**：再学一个 7×7 的**转移分数**矩阵，整句标签序列的分数 = 发射分数之和 + 转移分数之和；训练时最大化正确序列的概率
+#   （对所有可能的序列归一化），预测时用 Viterbi 算法找分数最高的**整条**序列。
+#
+# 命令行等价于 `python -m tasks train --task ner [--crf] ...`。
+
+# %%
+runs = {}
+for head, crf in (("softmax", False), ("CRF", True)):
+    print(f"=== {head} ===")
+    runs[head] = run_train("ner", MODEL, "offline", L.run_dir / f"ner_{head.lower()}", config,
+                           max_length=MAX_LENGTH, options={"crf": crf}, limits=LIMITS)
+lu.table([{"输出层": head, "精确率 P": round(r["test"]["precision"], 4), "召回率 R": round(r["test"]["recall"], 4),
+           "F1": round(r["test"]["f1"], 4), "用时（分钟）": r["minutes"]} for head, r in runs.items()])
+
+# %% [markdown]
+# ## 3. 块级 F1，按实体类型
+#
+# 预测的实体与标注的实体**类型相同、起点和终点都相同**才算一次命中。
+# 精确率 = 命中 / 预测出的实体数，召回率 = 命中 / 标注的实体数，F1 是两者的调和平均。
+
+# %%
+types = sorted(runs["softmax"]["test"]["per_type"])
+rows = []
+for t in types:
+    row = {"类型": f"{t}（{lu.ENTITY_NAMES[t]}）", "测试集实体数": runs["softmax"]["test"]["per_type"][t]["support"]}
+    for head, r in runs.items():
+        row[f"{head} F1"] = round(r["test"]["per_type"][t]["f1"], 4)
+    rows.append(row)
+display(lu.table(rows))
+
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+x = np.arange(len(types) + 1)
+for k, (head, r) in enumerate(runs.items()):
+    values = [r["test"]["per_type"][t]["f1"] for t in types] + [r["test"]["f1"]]
+    ax.bar(x + (k - 0.5) * 0.38, values, width=0.38, label=head)
+    for xi, v in zip(x, values):
+        ax.text(xi + (k - 0.5) * 0.38, v + 0.01, f"{v:.2f}", ha="center", fontsize=8)
+ax.set_xticks(x, [f"{t}\n{lu.ENTITY_NAMES[t]}" for t in types] + ["全部\n(micro)"])
+ax.set_ylabel("块级 F1（测试集）")
+ax.set_ylim(0, 1.05)
+ax.set_title(f"softmax 与 CRF：各类实体的 F1（{MODEL}，{LIMITS['train']} 句）")
+ax.legend()
+L.save(fig, "f1_per_type")
+plt.show()
+
+# %% [markdown]
+# ## 4. softmax 会输出“非法”的标签序列
+#
+# 在测试集上逐句预测，数一数有多少句的预测里出现了 `O` 后面直接跟 `I-X`、或者 `B-PER` 后面跟 `I-LOC` 这样不合 BIO 规则的序列。
+
+# %%
+models_ = {head: load_checkpoint(r["checkpoint"]) for head, r in runs.items()}
+test = load_split(task_class("ner"), "offline", "test", LIMITS["test"], config.seed)
+predicted = {}
+for head, (task, model) in models_.items():
+    predicted[head] = task.tag_sequences(model, task.encode_all(test, what="test sentences"))
+gold = [e["labels"] for e in test]
+for head, tags in predicted.items():
+    invalid = sum(not is_valid_bio(t) for t in tags)
+    check = chunk_scores(gold, tags)["f1"]
+    print(f"{head:8s} 非法序列 {invalid:4d} / {len(tags)} 句    F1 {check:.4f}")
+
+bad = next((i for i, t in enumerate(predicted["softmax"]) if not is_valid_bio(t)), None)
+if bad is not None:
+    e = test[bad]
+    sent = "".join(e["tokens"])
+    show = [i for i, (g, s, c) in enumerate(zip(gold[bad], predicted["softmax"][bad], predicted["CRF"][bad]))
+            if g != "O" or s != "O" or c != "O"]
+    display(lu.table({"字": [e["tokens"][i] for i in show], "标注": [gold[bad][i] for i in show],
+                      "softmax": [predicted["softmax"][bad][i] for i in show],
+                      "CRF": [predicted["CRF"][bad][i] for i in show]}).T)
+    lu.show_html([f"<b>标注</b>　 {lu.highlight_entities(sent, entities(gold[bad]))}",
+                  f"<b>softmax</b> {lu.highlight_entities(sent, entities(predicted['softmax'][bad]))}",
+                  f"<b>CRF</b>　　 {lu.highlight_entities(sent, entities(predicted['CRF'][bad]))}"])
+
+# %% [markdown]
+# CRF 学到的转移分数：行是前一个标签，列是后一个标签。`O → I-X`、`B-PER → I-LOC` 这类不合法的转移分数很低（深色），
+# Viterbi 解码几乎不会选它们。
+
+# %%
+crf_task, crf_model = models_["CRF"]
+transitions = crf_model.crf.transitions.numpy()
+fig, ax = plt.subplots(figsize=(5.8, 4.8))
+im = ax.imshow(transitions, cmap="RdBu_r", vmin=-np.abs(transitions).max(), vmax=np.abs(transitions).max())
+ax.set_xticks(range(len(crf_task.labels)), crf_task.labels, rotation=45)
+ax.set_yticks(range(len(crf_task.labels)), crf_task.labels)
+ax.set_xlabel("后一个标签")
+ax.set_ylabel("前一个标签")
+for i in range(len(crf_task.labels)):
+    for j in range(len(crf_task.labels)):
+        ax.text(j, i, f"{transitions[i, j]:.1f}", ha="center", va="center", fontsize=7)
+ax.set_title("CRF 转移分数")
+fig.colorbar(im, ax=ax)
+L.save(fig, "crf_transitions")
+plt.show()
+
+# %% [markdown]
+# ## 5. 试试你自己的句子
+#
+# 用 CRF 模型标注下面的句子（改成你自己的），实体高亮显示。命令行：`echo "张三在北京大学工作。" | python -m tasks predict --checkpoint <检查点>`。
+
+# %%
+my_sentences = [
+    "张伟昨天在北京大学附属医院做了一次体检。",
+    "华为技术有限公司总部位于广东省深圳市龙岗区。",
+    "联合国秘书长古特雷斯呼吁各方保持克制。",
+    "马云于1999年在杭州创立了阿里巴巴集团。",
+]
+predictions = crf_task.predict(crf_model, [{"tokens": list(s)} for s in my_sentences])
+lu.show_html([lu.highlight_entities(p["text"], p["entities"]) for p in predictions])
+lu.table([{"句子": p["text"], "实体": "、".join(f"{x['text']}/{x['type']}" for x in p["entities"])} for p in predictions])
+
+# %%
+print(L.elapsed())
+
+# %% [markdown]
+# ## 小结
+#
+# * 序列标注 = 每个位置一个分类；BIO 把“一段文字是一个实体”变成逐字的标签。
+# * 评估要在**实体块**上做：类型和边界全对才算对；按类型看 F1 能发现哪类实体最难。
+# * softmax 逐字独立决策，可能输出非法序列；CRF 学习标签之间的转移分数，用 Viterbi 解码整条序列。
+#   充分训练之后两者的 F1 往往接近；CRF 保证输出合法的序列，在数据少、训练短时更有帮助。
+#
+# ## 练习
+#
+# 1. 把训练句数加倍（或训练 2 个 epoch），F1 提高多少？哪类实体提高最多？换成 `e5-small-zh@4`、同样的步数，F1 是高了还是低了？为什么短时间训练时层数少反而可能更好？
+# 2. 找一句 softmax 预测出非法序列的句子，用上面的转移矩阵解释 CRF 为什么没有这样预测。
+# 3. 课程笔记说：做序列标注时，把 BERT 多层的输出加权混合（像 ELMo 那样）可能比只用最后一层更好。想一想怎样用本包的 `output_hidden_states` 实现。
+# 4. 作业 **`concepts`** Q2、Q3（编码器与解码器的结构）；作业 **`rnn_params`** Q5（循环层输出的形状——早期的 NER 模型正是 BiLSTM + CRF）。

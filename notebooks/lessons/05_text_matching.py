@@ -1,0 +1,184 @@
+# %% [markdown]
+# # 第 5 课 · 文本匹配：单塔与双塔
+#
+# **本课目标**
+#
+# 1. 在**同一批句子对**上训练两种匹配模型，比较准确率：
+#    * **单塔**（交互式 / cross-encoder）：`[CLS] a [SEP] b [SEP]` 一起进编码器，a 的每个词元都能注意 b 的每个词元；
+#    * **双塔**（表示式 / bi-encoder，Sentence-BERT）：a、b 各自编码成一个向量，用余弦相似度比较。
+# 2. 在一个候选集合里**检索**：每个查询要花多少时间？画出“准确率 – 每查询耗时”图。
+# 3. 用双塔做一个小检索演示，再用单塔对前几名重新排序（检索 + 精排）。
+#
+# 默认模式两个模型各用 1536 对训练 1 个 epoch（`e5-small-zh@4`），在 2 核 CPU 上共约 7 分钟。
+
+# %%
+import sys, pathlib
+if not pathlib.Path("lesson_utils.py").exists():  # 从仓库根目录打开时
+    sys.path.insert(0, "notebooks")
+import lesson_utils as lu
+
+L = lu.start("05")
+
+import time
+import numpy as np
+import matplotlib.pyplot as plt
+from tasks.datasets import load_examples
+from tasks.engine.runner import load_checkpoint, load_split, run_train, task_class
+from tasks.engine.trainer import TrainConfig
+
+MODEL = lu.pick("e5-small-zh@4", "tiny-bert")
+LIMITS = lu.pick({"train": 1536, "dev": 300, "test": 1000}, {"train": 48, "dev": 24, "test": 32})
+SETTINGS = {  # 任务 -> (最大长度, 训练设置)
+    "single_tower": (128, lu.pick(dict(epochs=1, batch_size=32, learning_rate=3e-4, eval_every=16),
+                                  dict(max_steps=4, batch_size=16, eval_every=2))),
+    "dual_tower": (64, lu.pick(dict(epochs=1, batch_size=32, learning_rate=1e-4, eval_every=16),
+                               dict(max_steps=4, batch_size=16, eval_every=2))),
+}
+N_CANDIDATES = lu.pick(300, 12)   # 检索时的候选集合大小
+N_QUERIES = lu.pick(10, 2)        # 计时用的查询个数
+print(MODEL, LIMITS, SETTINGS)
+
+# %% [markdown]
+# ## 1. 数据
+#
+# 离线的匹配数据是从评论**派生**的（格式同 LCQMC：`text_a\ttext_b\tlabel`）：把一条评论从中间切成两半，
+# 两半是一对“匹配”（1）；一半配上**另一条**同样褒贬、长度相近的评论的一半，是“不匹配”（0）。
+# 模型要判断两段话是不是出自同一条评论——话题、对象、语气都要对得上。
+
+# %%
+pairs = load_examples("matching", "offline", "train")
+print(f"训练集 {len(pairs)} 对，其中匹配 {sum(p['label'] == '1' for p in pairs)} 对")
+lu.table([{"text_a": p["text_a"][:40], "text_b": p["text_b"][:40], "匹配": p["label"]}
+          for p in pairs if len(p["text_a"]) < 40 and len(p["text_b"]) < 40][:6])
+
+# %% [markdown]
+# ## 2. 训练两个模型
+#
+# * 单塔：`python -m tasks train --task single_tower ...`，就是句子对的二分类；
+# * 双塔：`python -m tasks train --task dual_tower ...`，两个文本共用一个编码器，对词元向量取平均得到句向量 u、v。
+#   训练目标是两项之和：Sentence-BERT 的 `[u, v, |u−v|]` 分类损失，加上批内负例的对比损失
+#   （每个 a 要在这一批的所有 b 里认出自己的那个）。预测时只用余弦相似度，阈值在开发集上选定。
+
+# %%
+results = {}
+for name, (max_length, settings) in SETTINGS.items():
+    print(f"=== {name} ===")
+    results[name] = run_train(name, MODEL, "offline", L.run_dir / name, TrainConfig(**settings, freeze_embeddings=True),
+                              max_length=max_length, limits=LIMITS)
+dual = results["dual_tower"]["test"]
+lu.table([{"模型": {"single_tower": "单塔", "dual_tower": "双塔"}[k], "测试集准确率": round(r["metric"], 4),
+           "训练用时（分钟）": r["minutes"]} for k, r in results.items()])
+
+# %% [markdown]
+# 双塔还报告了检索指标：每个匹配对的 a 在测试集全部 b 中找自己的那个 b，
+# recall@1（排第一就找到）、recall@10、MRR（正确答案排名倒数的平均）：
+
+# %%
+print({k: round(v, 4) if isinstance(v, float) else v for k, v in dual.items()
+       if k in ("recall@1", "recall@10", "mrr", "candidates", "threshold")})
+
+# %% [markdown]
+# ## 3. 检索：每个查询要多久？
+#
+# 设想一个问答系统：用户的问题要和库里的 N 条候选逐一比较。
+#
+# * 单塔必须把 (问题, 候选) **每一对**都送进编码器：N 次前向计算，N 越大越慢，候选也无法事先算好；
+# * 双塔可以**事先**把所有候选编码成向量（建索引，只做一次），查询时只编码问题本身，再做一次矩阵乘法。
+#
+# 下面用测试集里的 `N_CANDIDATES` 条不同的 b 做候选库，取其中有正确答案的 `N_QUERIES` 个 a 做查询，给两个模型计时。
+
+# %%
+test = load_split(task_class("dual_tower"), "offline", "test", LIMITS["test"], TrainConfig().seed)  # 训练时用的同一份测试子集
+candidates = sorted({p["text_b"] for p in test})[:N_CANDIDATES]
+where = {text: i for i, text in enumerate(candidates)}
+queries = [(p["text_a"], where[p["text_b"]]) for p in test if p["label"] == "1" and p["text_b"] in where][:N_QUERIES]
+print(f"{len(candidates)} 条候选，{len(queries)} 个查询")
+
+st_task, st_model = load_checkpoint(results["single_tower"]["checkpoint"])
+dt_task, dt_model = load_checkpoint(results["dual_tower"]["checkpoint"])
+positive = st_task.label_to_id["1"]
+
+
+def single_tower_search(query):
+    features = st_task.encode_all([{"text_a": query, "text_b": c} for c in candidates], with_label=False)
+    return st_task.probabilities(st_model, features)[:, positive]      # N 次前向计算
+
+
+started = time.perf_counter()
+index = dt_task.embed_texts(dt_model, candidates)                     # 建索引：每条候选编码一次
+index /= np.linalg.norm(index, axis=1, keepdims=True)
+index_seconds = time.perf_counter() - started
+
+
+def dual_tower_search(query):
+    q = dt_task.embed_texts(dt_model, [query])[0]                     # 只编码查询
+    return index @ (q / np.linalg.norm(q))                            # 与所有候选的余弦相似度
+
+
+timing = {}
+for name, search in (("单塔", single_tower_search), ("双塔", dual_tower_search)):
+    search(queries[0][0])  # 预热一次（第一次调用有额外的初始化开销）
+    hits, started = 0, time.perf_counter()
+    for query, gold in queries:
+        hits += int(np.argmax(search(query)) == gold)
+    timing[name] = {"ms": 1000 * (time.perf_counter() - started) / len(queries), "recall@1": hits / len(queries)}
+print(f"双塔建索引: {len(candidates)} 条候选用时 {index_seconds:.2f} 秒（只做一次）")
+lu.table([{"模型": k, "每个查询（毫秒）": round(v["ms"], 1), f"在 {len(candidates)} 条候选中 recall@1": v["recall@1"]}
+          for k, v in timing.items()])
+
+# %%
+accuracy = {"单塔": results["single_tower"]["metric"], "双塔": results["dual_tower"]["metric"]}
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+for (name, t), color in zip(timing.items(), ("tab:red", "tab:blue")):
+    ax.scatter(t["ms"], accuracy[name], s=140, color=color, zorder=3)
+    ax.annotate(f"{name}\n准确率 {accuracy[name]:.3f}\n{t['ms']:.0f} 毫秒/查询", (t["ms"], accuracy[name]),
+                textcoords="offset points", xytext=(12, -12), fontsize=9)
+ax.set_xscale("log")
+ax.set_xlabel(f"每个查询的耗时（毫秒，对数坐标；{len(candidates)} 条候选，2 核 CPU）")
+ax.set_ylabel("测试集句子对准确率")
+lo, hi = min(accuracy.values()), max(accuracy.values())
+ax.set_ylim(lo - 0.08, hi + 0.08)
+ax.set_xlim(min(t["ms"] for t in timing.values()) / 4, max(t["ms"] for t in timing.values()) * 8)
+ax.grid(alpha=0.3)
+ax.set_title("单塔更准还是双塔更快？")
+L.save(fig, "accuracy_latency")
+plt.show()
+ratio = timing["单塔"]["ms"] / timing["双塔"]["ms"]
+print(f"单塔每个查询比双塔慢 {ratio:.0f} 倍；候选增加到 100 万条时，单塔每个查询约需 "
+      f"{timing['单塔']['ms'] / len(candidates) * 1e6 / 1000 / 3600:.1f} 小时，双塔的矩阵乘法仍在毫秒级。")
+
+# %% [markdown]
+# ## 4. 检索演示：双塔召回，单塔精排
+#
+# 实际系统常把两者结合：先用双塔从大量候选里**召回**前 K 条（快），再用单塔对这 K 条**精排**（准）。
+# 改一改下面的查询试试（候选是测试集里的评论片段）。
+
+# %%
+query = "房间很大，早餐种类也多，"
+K = lu.pick(20, 5)
+scores = dual_tower_search(query)
+top = np.argsort(-scores)[:K]
+rerank = st_task.probabilities(
+    st_model, st_task.encode_all([{"text_a": query, "text_b": candidates[i]} for i in top], with_label=False))[:, positive]
+order = np.argsort(-rerank)
+print(f"查询: {query}")
+lu.table([{"精排名次": r + 1, "召回名次": int(order[r]) + 1, "双塔余弦": round(float(scores[top[order[r]]]), 3),
+           "单塔匹配概率": round(float(rerank[order[r]]), 3), "候选": candidates[top[order[r]]][:50]}
+          for r in range(min(5, K))])
+
+# %%
+print(L.elapsed())
+
+# %% [markdown]
+# ## 小结
+#
+# * 单塔让两段文本在每一层充分交互，通常更准；但每个候选都要一次完整的前向计算，无法预先计算。
+# * 双塔把每段文本单独编码，候选向量可以预先算好存起来，检索只需一次查询编码 + 向量相似度，快几个数量级。
+# * 常见的做法是双塔召回 + 单塔精排。课程笔记里的结论：在句子对匹配上，微调（单塔）明显好于只用特征。
+#
+# ## 练习
+#
+# 1. 把双塔的训练目标换成只用 `sbert` 或只用 `contrastive`（`run_train(..., options={"objective": "sbert"})`），准确率和 recall@1 怎样变化？
+# 2. 把 `N_CANDIDATES` 加倍，两个模型每个查询的耗时各怎样变化？为什么？
+# 3. 不训练、直接用预训练的 e5 编码器做双塔（它本来就是为检索训练的句向量模型），效果如何？
+# 4. 作业 **`transformer_bert`** Q2：一个编码器层有多少参数？单塔每个候选都要把它算一遍，乘以层数和候选数，估计计算量。
