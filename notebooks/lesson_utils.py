@@ -170,15 +170,17 @@ def show_html(parts):
     display(HTML("<br>".join(parts) if isinstance(parts, (list, tuple)) else parts))
 
 
-def run_cli(args: list, expect=(0,), cwd=ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python <args>`` (this kernel's interpreter) in the repository root and print its output.
+def run_cli(args: list, expect=(0,), cwd=ROOT, timeout: int = 600, echo: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` (this kernel's interpreter) in the repository root and print its output
+    (``echo=False``: only the command and its exit code).
 
     Raises if the exit code is not one of ``expect``, so a broken command fails the notebook."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     print("$ python " + " ".join(str(a) for a in args))
     proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
-    print(proc.stdout.rstrip())
+    if echo:
+        print(proc.stdout.rstrip())
     noise = ("OMP_NUM_THREADS", "UserWarning", "warnings.warn")  # paddle's import-time chatter
     stderr = "\n".join(line for line in proc.stderr.splitlines() if not any(n in line for n in noise))
     if stderr.strip():

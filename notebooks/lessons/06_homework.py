@@ -23,6 +23,8 @@ import lesson_utils as lu
 L = lu.start("06")
 ROOT = lu.ROOT
 
+import numpy as np
+
 # %% [markdown]
 # ## 1. 有哪些作业
 #
@@ -100,6 +102,30 @@ lu.run_cli(["-m", "homework", "check", "attention", "--file", wrong, "--seed", "
 # 每次运行 `check` 的随机输入都不同（公开示例除外），所以把示例的答案写死是拿不到分的。
 # 修改、保存、再运行 `check`，直到每题都是 ✓。
 #
+# `--json` 让 `check` 输出机器可读的结果（Gradescope 的格式），可以拿来画图：空白模板和上面那份答案每题各得几分。
+
+# %%
+import json
+import matplotlib.pyplot as plt
+
+runs_json = {}
+for label, extra in (("空白模板", []), ("有错的答案", ["--file", wrong])):
+    proc = lu.run_cli(["-m", "homework", "check", "attention", "--seed", "42", "--json", *extra], expect=(1,), echo=False)
+    runs_json[label] = json.loads(proc.stdout)["tests"]
+blank = runs_json["空白模板"]
+fig, ax = plt.subplots(figsize=(7, 3.6))
+x = np.arange(len(blank))
+ax.bar(x, [t["max_score"] for t in blank], width=0.8, color="none", edgecolor="gray", ls="--", label="满分")
+for k, (label, tests) in enumerate(runs_json.items()):
+    ax.bar(x + (k - 0.5) * 0.35, [t["score"] for t in tests], width=0.35, label=label)
+ax.set_xticks(x, [t["name"].split(" ", 2)[1] + "\n" + t["name"].split(" ", 2)[2][:9] for t in blank], fontsize=8)
+ax.set_ylabel("得分")
+ax.set_title("python -m homework check attention：每题得分")
+ax.legend()
+L.save(fig, "check_scores")
+plt.show()
+
+# %% [markdown]
 # ## 4. 评分用的 pytest 测试
 #
 # 同样的检查也写成了 pytest 测试，一题一个测试，分值写在测试名里；老师评分用的是同一套检查。
