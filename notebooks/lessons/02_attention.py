@@ -112,8 +112,9 @@ ax.set_title(r"点积分数的方差：不缩放时随 $d_k$ 线性增长")
 ax.legend()
 L.save(fig, "variance")
 plt.show()
-lu.table({"d_k": dims, "Var(q·k)": np.round(var_raw, 1), "Var(q·k/√d_k)": np.round(var_scaled, 3),
-          "不缩放的标准差": np.round(np.sqrt(var_raw), 1)})
+var_raw, var_scaled = np.array(var_raw, dtype=float), np.array(var_scaled, dtype=float)
+lu.table({"d_k": dims, "Var(q·k)": var_raw.round(1), "Var(q·k/√d_k)": var_scaled.round(3),
+          "不缩放的标准差": np.sqrt(var_raw).round(1)})
 
 # %% [markdown]
 # ## 3. softmax 饱和
