@@ -69,12 +69,11 @@ class EmbeddingParams(FunctionQuestion):
         ]
 
 
-class EncoderLayerParams(FunctionQuestion):
-    qid = "q2_encoder_layer"
-    title = "Transformer 编码器层（paddle.nn.TransformerEncoderLayer）的参数量"
+class _LayerParamsQuestion(FunctionQuestion):
+    """Parameter count of one paddle.nn.Transformer*Layer(d_model, nhead, dim_feedforward)."""
     points = 2
-    func = "encoder_layer_param_count"
     tolerance = EXACT
+    layer_class = ""  # name in paddle.nn
 
     def public_cases(self):
         return [self.case(public=True, d_model=512, nhead=8, dim_feedforward=2048)]
@@ -88,7 +87,14 @@ class EncoderLayerParams(FunctionQuestion):
 
     def truth(self, d_model, nhead, dim_feedforward):
         with T.structure_only():
-            return T.numel(T.paddle().nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward))
+            return T.numel(getattr(T.paddle().nn, self.layer_class)(d_model, nhead, dim_feedforward))
+
+
+class EncoderLayerParams(_LayerParamsQuestion):
+    qid = "q2_encoder_layer"
+    title = "Transformer 编码器层（paddle.nn.TransformerEncoderLayer）的参数量"
+    func = "encoder_layer_param_count"
+    layer_class = "TransformerEncoderLayer"
 
     def variants(self, d_model, nhead, dim_feedforward):
         d, ff = d_model, dim_feedforward
@@ -107,26 +113,11 @@ class EncoderLayerParams(FunctionQuestion):
         ]
 
 
-class DecoderLayerParams(FunctionQuestion):
+class DecoderLayerParams(_LayerParamsQuestion):
     qid = "q3_decoder_layer"
     title = "Transformer 解码器层（paddle.nn.TransformerDecoderLayer）的参数量"
-    points = 2
     func = "decoder_layer_param_count"
-    tolerance = EXACT
-
-    def public_cases(self):
-        return [self.case(public=True, d_model=512, nhead=8, dim_feedforward=2048)]
-
-    def random_cases(self, rng):
-        out = []
-        for _ in range(3):
-            h = rng.choice([2, 4, 8])
-            out.append(self.case(d_model=h * rng.randint(2, 32), nhead=h, dim_feedforward=rng.randint(8, 1024)))
-        return out
-
-    def truth(self, d_model, nhead, dim_feedforward):
-        with T.structure_only():
-            return T.numel(T.paddle().nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward))
+    layer_class = "TransformerDecoderLayer"
 
     def variants(self, d_model, nhead, dim_feedforward):
         d, ff = d_model, dim_feedforward
