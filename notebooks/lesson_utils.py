@@ -29,9 +29,6 @@ import tasks  # noqa: E402,F401  (CPU thread settings before paddle is imported)
 QUICK = os.environ.get("COURSE_QUICK") == "1"
 ENTITY_COLORS = {"PER": "#ffd6d6", "LOC": "#d6e8ff", "ORG": "#d9f5d6"}
 ENTITY_NAMES = {"PER": "人名", "LOC": "地名", "ORG": "机构名"}
-CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-                  "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Hiragino Sans GB",
-                  "Noto Sans CJK JP", "AR PL UMing CN")
 
 
 def pick(default, quick):
@@ -62,29 +59,14 @@ def _quiet():
 
 
 def use_cjk_font() -> str | None:
-    """Use an installed Chinese font for matplotlib (else CJK text shows as boxes).
+    """Use the Chinese font of the pinned font package for matplotlib (else CJK text shows as boxes)."""
+    from tasks.fonts import use_cjk_font as _use
 
-    Looks at the system's fonts, then at the font files of the ``mplfonts`` package."""
-    import matplotlib
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    name = next((n for n in CJK_FONT_NAMES if n in installed), None)
+    name = _use(quiet=True)
     if name is None:
-        import importlib.util
+        from tasks.fonts import INSTALL_HINT
 
-        spec = importlib.util.find_spec("mplfonts")
-        if spec and spec.submodule_search_locations:
-            font = Path(list(spec.submodule_search_locations)[0]) / "fonts" / "NotoSansCJKsc-Regular.otf"
-            if font.is_file():
-                font_manager.fontManager.addfont(str(font))
-                name = font_manager.FontProperties(fname=str(font)).get_name()
-    if name is None:
-        print("提示：没有找到中文字体，图中的汉字会显示成方框（pip install mplfonts 或安装 fonts-noto-cjk）。")
-        return None
-    matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-    matplotlib.rcParams["font.family"] = "sans-serif"
-    matplotlib.rcParams["axes.unicode_minus"] = False
+        print("提示：没有找到中文字体，图中的汉字会显示成方框。" + INSTALL_HINT)
     return name
 
 
