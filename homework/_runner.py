@@ -15,6 +15,15 @@ Nothing here decides whether an answer is right: the raw return values go back
 to the grader, which compares them against truth computed in its own process.
 A submission can tamper with this process as much as it likes; the worst it can
 do is send wrong values, which the grader then marks wrong.
+
+Structure questions (parameter counts, shapes) come with a ``guard`` naming the
+question: while such a call runs, importing a framework that builds the layers
+(paddle, PaddleNLP, the grader's own package, ...) is refused by a meta-path
+hook installed before the student's module is imported, and running code from
+one that the module imported earlier is caught by a profile hook.  The call is
+then reported as ``refused`` with the question and the module, whatever it
+returns.  This keeps honest students honest (the point of those questions is
+to work the structure out); it is not a security boundary.
 """
 
 import importlib.util
@@ -24,6 +33,72 @@ import signal
 import sys
 import time
 import traceback
+
+
+# Top-level packages a structure question may not use (they build the layers it asks about).
+REFUSED = frozenset(["paddle", "paddlenlp", "paddlex", "paddle_bfloat", "homework", "tasks", "torch",
+                     "tensorflow", "keras", "jax", "flax", "transformers", "mindspore", "oneflow"])
+
+
+class RefusedImport(ImportError):
+    """Raised when a structure question's call imports or runs a refused framework."""
+
+
+class _Guard:
+    """The structure question whose call is running (None outside such calls) and what it touched."""
+
+    question = None
+    ran = None  # a refused module whose code the call ran: the call is refused whatever it returns
+    blocked = None  # a refused import: the call is refused if it then fails (a caught ImportError is fine)
+
+
+def _reset_guard(question=None):
+    _Guard.question, _Guard.ran, _Guard.blocked = question, None, None
+
+
+def _refusal_error(module_name):
+    return RefusedImport("%s 考的是结构，不能使用 %s" % (_Guard.question, module_name.partition(".")[0]))
+
+
+class _RefuseFinder:
+    """Meta-path hook: while a guarded call runs, importing a refused package fails."""
+
+    def find_spec(self, name, path=None, target=None):
+        if _Guard.question is not None and _refused_name(name):
+            if _Guard.blocked is None:
+                _Guard.blocked = name
+            raise _refusal_error(name)
+        return None
+
+
+def _refused_name(name):
+    return isinstance(name, str) and name.partition(".")[0] in REFUSED
+
+
+def _profile(frame, event, arg):
+    """While a guarded call runs: running Python code of a refused package (imported before the
+    call, e.g. at the top of the file) or calling one of its C functions counts as using it."""
+    if event == "call":
+        name = frame.f_globals.get("__name__")
+    elif event == "c_call":
+        name = getattr(arg, "__module__", None)
+    else:
+        return
+    if _refused_name(name):
+        if _Guard.ran is None:
+            _Guard.ran = name
+        raise _refusal_error(name)  # CPython switches the profile off after this; _Guard.ran stays set
+
+
+def _refusal_text(question, module_name):
+    top = module_name.partition(".")[0]
+    shown = top if module_name == top else "%s（%s）" % (top, module_name)
+    return ("%s要你自己根据结构推导：这道题的函数运行时不能导入或调用 %s 等会构造这些层的框架，"
+            "检测到它用了 %s。" % (question, top, shown))
+
+
+class ValueTooLarge(Exception):
+    """The return value would not fit in max_value_bytes once encoded as JSON."""
 
 
 class CallTimeout(BaseException):
@@ -66,21 +141,55 @@ def _error_text(exc):
     return "%s: %s" % (type(exc).__name__, msg) if msg else type(exc).__name__
 
 
-def _to_jsonable(value, depth=0):
+class _Budget:
+    """A lower bound on the JSON size of what has been converted so far, so that a huge value is
+    refused early: a 50-million-element list after one len(), not element by element."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.used = 0
+
+    def check(self, nbytes):
+        if self.used + nbytes > self.limit:
+            raise ValueTooLarge()
+
+    def take(self, nbytes):
+        self.check(nbytes)
+        self.used += nbytes
+
+
+def _to_jsonable(value, depth=0, budget=None):
     if depth > 20:
         raise TypeError("返回值嵌套过深")
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if budget is None:
+        budget = _Budget(float("inf"))
+    if value is None or isinstance(value, (bool, int, float)):
+        budget.take(1)
+        return value
+    if isinstance(value, str):
+        budget.take(len(value) + 2)
         return value
     if isinstance(value, (list, tuple)):
-        return [_to_jsonable(v, depth + 1) for v in value]
+        budget.take(2 * len(value))  # brackets and ", " separators
+        budget.check(len(value))  # and at least one character per element
+        return [_to_jsonable(v, depth + 1, budget) for v in value]
     if isinstance(value, dict):
-        return {str(k): _to_jsonable(v, depth + 1) for k, v in value.items()}
+        budget.take(6 * len(value))  # quotes, ": " and ", " around every entry
+        out = {}
+        for k, v in value.items():
+            key = str(k)
+            budget.take(len(key))
+            out[key] = _to_jsonable(v, depth + 1, budget)
+        return out
+    size = getattr(value, "size", None)  # numpy arrays, paddle tensors: refuse before tolist()
+    if isinstance(size, int) and not isinstance(size, bool):
+        budget.check(3 * size)
     tolist = getattr(value, "tolist", None)  # numpy arrays/scalars, paddle tensors
     if callable(tolist):
-        return _to_jsonable(tolist(), depth + 1)
+        return _to_jsonable(tolist(), depth + 1, budget)
     numpy_fn = getattr(value, "numpy", None)
     if callable(numpy_fn):
-        return _to_jsonable(numpy_fn(), depth + 1)
+        return _to_jsonable(numpy_fn(), depth + 1, budget)
     raise TypeError("无法识别的返回值类型 %s" % type(value).__name__)
 
 
@@ -131,6 +240,8 @@ def main():
     call_timeout = float(job.get("call_timeout", 10))
     max_value_bytes = int(job.get("max_value_bytes", 4_000_000))
     signal.signal(signal.SIGALRM, _on_alarm)
+    if any(call.get("guard") for call in job["calls"]):
+        sys.meta_path.insert(0, _RefuseFinder())  # before any student code is imported
 
     modules = {}
     folders = {}
@@ -164,6 +275,7 @@ def main():
         if module is None:
             continue  # the grader knows the import failed
         record = {"event": "call", "id": call["id"]}
+        _reset_guard()
         key = (call["module"], call["func"])
         if key in timed_out:
             record.update(ok=False, kind="timeout", error="已跳过：%s 在前一次调用中超时" % call["func"])
@@ -184,28 +296,48 @@ def main():
                 continue
             else:
                 kwargs = _convert_args(call.get("kwargs", {}), call.get("arrays"))
+            guard = call.get("guard")
             # the timer also covers converting the return value (a huge value is slow to encode)
             signal.setitimer(signal.ITIMER_REAL, call_timeout)
             try:
-                if not call.get("attr"):
-                    value = target(**kwargs)
-                value_json = json.dumps(_to_jsonable(value), allow_nan=True)
+                if guard:
+                    _reset_guard(str(guard))
+                    sys.setprofile(_profile)
+                try:
+                    if not call.get("attr"):
+                        value = target(**kwargs)
+                    value_json = json.dumps(_to_jsonable(value, budget=_Budget(max_value_bytes)), allow_nan=True)
+                finally:
+                    if guard:
+                        sys.setprofile(None)
+                        _Guard.question = None  # keeps what the call used
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if guard and _Guard.ran is not None:
+                raise _refusal_error(_Guard.ran)
             if len(value_json) > max_value_bytes:
-                raise ValueError("返回值过大（%d 字节）" % len(value_json))
+                raise ValueTooLarge()
             record.update(ok=True)
             record["time"] = round(time.monotonic() - t0, 4)
             emit(record, value_json)
             continue
-        except CallTimeout:
-            timed_out.add(key)
-            record.update(ok=False, kind="timeout", error="运行超时（单次调用超过 %g 秒）" % call_timeout)
-        except NotImplementedError as exc:
-            record.update(ok=False, kind="not_implemented", error=_error_text(exc))
-        except BaseException as exc:  # noqa: BLE001
-            record.update(ok=False, kind="error", error=_error_text(exc),
-                          traceback=_short_traceback(exc, folders[call["module"]]))
+        except BaseException as exc:  # noqa: BLE001 - anything the student raises
+            used = (_Guard.ran or _Guard.blocked) if call.get("guard") else None
+            if isinstance(exc, CallTimeout):
+                timed_out.add(key)
+            if used:  # whatever the student's code then did with the refusal
+                record.update(ok=False, kind="refused", error=_refusal_text(call["guard"], used))
+            elif isinstance(exc, CallTimeout):
+                record.update(ok=False, kind="timeout", error="运行超时（单次调用超过 %g 秒）" % call_timeout)
+            elif isinstance(exc, ValueTooLarge):
+                record.update(ok=False, kind="too_large",
+                              error="返回值过大：编码成 JSON 超过 %d 字节（%.1f MB）的上限" % (
+                                  max_value_bytes, max_value_bytes / 1e6))
+            elif isinstance(exc, NotImplementedError):
+                record.update(ok=False, kind="not_implemented", error=_error_text(exc))
+            else:
+                record.update(ok=False, kind="error", error=_error_text(exc),
+                              traceback=_short_traceback(exc, folders[call["module"]]))
         record["time"] = round(time.monotonic() - t0, 4)
         emit(record)
 

@@ -6,6 +6,12 @@ call the student's function on them, computes the expected value in the
 grader's process (from paddle / PaddleNLP modules or by direct simulation) and
 compares.  ``variants`` are the values known mistakes would produce; a wrong
 answer that matches one gets that mistake's hint.
+
+A question whose point is the structure (parameter counts, shapes) sets
+``structure = True``: its calls carry a ``guard`` naming the question, and the
+child runner refuses any use of the framework (paddle, PaddleNLP, ...) while
+they run, so that building the layer and counting scores nothing.  The truth
+still comes from the framework, here in the grader's process.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Call:
     kwargs: dict = field(default_factory=dict)
     arrays: dict = field(default_factory=dict)  # kwarg -> numpy dtype, converted in the child
     attr: bool = False  # read a module attribute (multiple choice) instead of calling
+    guard: str = ""  # structure question: the child refuses the framework during this call (names the question)
 
     def to_job(self, call_id: int, module: str) -> dict:
         job = {"id": call_id, "module": module, "func": self.func, "kwargs": self.kwargs}
@@ -37,6 +44,8 @@ class Call:
             job["arrays"] = self.arrays
         if self.attr:
             job["attr"] = True
+        if self.guard:
+            job["guard"] = self.guard
         return job
 
 
@@ -46,7 +55,7 @@ class Outcome:
 
     ok: bool
     value: Any = None
-    kind: str = "ok"  # ok | error | not_implemented | missing | timeout | no_result | import_error
+    kind: str = "ok"  # ok | error | not_implemented | missing | timeout | no_result | import_error | refused | too_large
     error: str = ""
     traceback: str = ""
 
@@ -181,6 +190,15 @@ class Question:
     points: float = 1.0
     kind: str = "computation"  # computation | statistical | choice
     cases_per_student: int = 4
+    structure: bool = False  # the point is the structure: the framework is refused while the student's code runs
+
+    @property
+    def label(self) -> str:
+        """How feedback names the question, e.g. Q2「LSTM 的参数量」."""
+        return "%s「%s」" % (self.qid.partition("_")[0].upper(), self.title)
+
+    def guard(self) -> str:
+        return self.label if self.structure else ""
 
     def public_cases(self) -> list[Case]:
         return []
@@ -207,8 +225,8 @@ class FunctionQuestion(Question):
     tolerance: Tolerance = EXACT
 
     def case(self, public: bool = False, **kwargs) -> Case:
-        return Case(calls=[Call(self.func, kwargs, dict(self.arrays))], label=self.describe(kwargs),
-                    data=kwargs, public=public)
+        return Case(calls=[Call(self.func, kwargs, dict(self.arrays), guard=self.guard())],
+                    label=self.describe(kwargs), data=kwargs, public=public)
 
     def describe(self, kwargs: dict) -> str:
         shown = []
@@ -266,6 +284,62 @@ class FunctionQuestion(Question):
         except Exception:  # noqa: BLE001 - a variant formula must never break grading
             hint = ""
         return [Check(False, case.label, message=why, expected=fmt(expected), got=fmt(value), hint=hint)]
+
+
+class PartsQuestion(FunctionQuestion):
+    """The answer is a breakdown {part name: shape} (e.g. one entry per parameter of a layer, named as
+    the framework names it); the truth is the framework's own breakdown.  Every wrong, missing or
+    extra part is reported on its own, and the first one decides the hint (``part_hint``)."""
+
+    structure = True
+
+    def part_hint(self, name: str, expected, got, kwargs: dict) -> str:
+        """Hint for one wrong part: expected/got are shapes (lists), None when the part is missing/extra."""
+        return ""
+
+    def judge(self, case: Case, outcomes: list[Outcome]) -> list[Check]:
+        outcome = outcomes[0]
+        kwargs = case.data
+        if not outcome.ok:
+            return [Check(False, case.label, message=outcome.describe())]
+        expected = self.expected(kwargs)
+        value = outcome.value
+        if not isinstance(value, dict):
+            return [Check(False, case.label, message="应返回 dict：{参数名: 形状}，你返回的是 %s" % type(value).__name__,
+                          expected=fmt(expected), got=fmt(value))]
+        wrong = []  # (name, expected shape or None, your shape or None)
+        for name, shape in expected.items():
+            if name not in value:
+                wrong.append((name, shape, None))
+            elif not matches(shape, value[name], EXACT):
+                wrong.append((name, shape, value[name]))
+        wrong += [(name, None, value[name]) for name in value if name not in expected]
+        if not wrong:
+            return [Check(True, case.label)]
+
+        def show(part):
+            name, exp, got = part
+            if got is None:
+                return "缺少 %s（应为 %s）" % (name, fmt(exp, 40))
+            if exp is None:
+                return "多出了 %s（框架里没有这个参数）" % name
+            return "%s 应为 %s，你的是 %s" % (name, fmt(exp, 40), fmt(got, 40))
+
+        hint = ""
+        for name, exp, got in wrong:
+            try:
+                hint = self.part_hint(name, exp, got, kwargs)
+            except Exception:  # noqa: BLE001 - a hint rule must never break grading
+                hint = ""
+            if hint:
+                break
+        message = "%d 个部分不对：%s" % (len(wrong), "；".join(show(w) for w in wrong[:3]))
+        if len(wrong) > 3:
+            message += "；……"
+        first = wrong[0]
+        return [Check(False, case.label, message=message, hint=hint,
+                      expected="%s = %s" % (first[0], fmt(first[1], 60)),
+                      got="%s = %s" % (first[0], fmt(first[2], 60)))]
 
 
 class ChoiceQuestion(Question):

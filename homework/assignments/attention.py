@@ -4,8 +4,10 @@
 ----
 * 把每个函数里的 ``raise NotImplementedError`` 换成你的实现。答案是 *函数*，
   评分时会用许多随机输入调用它们，所以不要把示例的结果直接写死。
-* 输入的数组都是 numpy 数组（float64），可以用 numpy 或 paddle 实现；返回 numpy
+* 输入的数组都是 numpy 数组（float64）。Q1–Q3 可以用 numpy 或 paddle 实现；返回 numpy
   数组、Python 列表或数字都可以。
+* Q4、Q5 考的是你对多头注意力结构的理解：评分时这两个函数运行期间 **不能导入或调用 paddle /
+  PaddleNLP**（也不能用别的会构造这些层的框架），否则该题记 0 分，反馈里写明原因。
 * 自查：``python -m homework check attention``（或 ``pytest homework/graded/test_attention.py``）。
   检查结果会告诉你哪个输入错了、期望值是多少，以及可能犯了什么常见错误。
 """

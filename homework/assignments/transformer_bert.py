@@ -11,6 +11,9 @@
   - 多头注意力：q/k/v 三个投影 + 输出投影，都带偏置；LayerNorm 有 γ、β 两组参数。
   - BERT 输入嵌入 = 词嵌入 + 句子（segment）嵌入 + 位置嵌入（可学习），相加后 LayerNorm。
   - BertModel = 输入嵌入 + num_hidden_layers 个编码器层 + pooler（Linear(hidden, hidden)）。
+* Q1–Q4、Q6、Q8 考的是你对结构的理解：评分时这些函数运行期间 **不能导入或调用 paddle / PaddleNLP**
+  （也不能用别的会构造这些层的框架），否则该题记 0 分，反馈里写明原因。真值由评分程序用框架算出。
+  Q5、Q7 是数值计算，可以用 numpy 或 paddle。
 * 自查：``python -m homework check transformer_bert``。
 """
 
@@ -72,5 +75,18 @@ def bert_input_embedding(input_ids, token_type_ids, word_embeddings, position_em
     token_type_embeddings: (2, hidden)；gamma、beta: (hidden,) LayerNorm 的参数；eps: LayerNorm 的 ε。
 
     思考：为什么三种嵌入缺一不可？（自注意力本身不知道顺序；句对任务要区分两个句子。）
+    """
+    raise NotImplementedError("TODO")
+
+
+def bert_embedding_shapes(vocab_size, hidden_size, max_position_embeddings, type_vocab_size):
+    """Q8（2 分）逐项列出 BERT 输入嵌入层的参数和形状，返回 dict {参数名: 形状（列表）}。
+
+    参数名与 PaddleNLP 的 BertEmbeddings 相同：
+        "word_embeddings.weight"        词嵌入（token）
+        "token_type_embeddings.weight"  句子嵌入（segment）
+        "position_embeddings.weight"    位置嵌入（position，可学习）
+        "layer_norm.weight"、"layer_norm.bias"  相加之后的 LayerNorm 的 γ、β
+    （评分时与 BertEmbeddings(config).named_parameters() 逐项比较，哪一项错了就提示哪一项。）
     """
     raise NotImplementedError("TODO")

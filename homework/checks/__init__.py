@@ -5,9 +5,11 @@ from __future__ import annotations
 from ..spec import Assignment
 from . import attention, concepts, mlm_masking, negative_sampling, rnn_params, transformer_bert
 
+# In the order of the course's exercise list (1 negative sampling, 2 RNN, 3/5/7 Transformer and BERT,
+# 4 attention, 6/8 general questions; the pretraining-data assignment covers item 6's masking and SOP).
 ASSIGNMENTS: dict = {
     m.ASSIGNMENT.name: m.ASSIGNMENT
-    for m in (attention, rnn_params, transformer_bert, mlm_masking, negative_sampling, concepts)
+    for m in (negative_sampling, rnn_params, transformer_bert, attention, concepts, mlm_masking)
 }
 
 

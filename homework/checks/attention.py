@@ -238,6 +238,7 @@ class MultiHeadShapes(FunctionQuestion):
     title = "多头注意力中各张量的形状"
     points = 2
     func = "multihead_shapes"
+    structure = True
 
     def public_cases(self):
         return [self.case(public=True, batch_size=2, seq_len=10, d_model=512, num_heads=8),
@@ -284,8 +285,15 @@ class MultiHeadShapes(FunctionQuestion):
         right = {"head_dim": dh, "q_heads": [batch_size, num_heads, seq_len, dh],
                  "scores": [batch_size, num_heads, seq_len, seq_len], "output": [batch_size, seq_len, d_model]}
         return [
+            ("每个头的维度是 head_dim = d_model / num_heads：多头是把 d_model 维切成 num_heads 份"
+             "（每个头用 W_q、W_k、W_v 中属于自己的 head_dim 列），不是每个头各用 d_model 维。",
+             dict(right, head_dim=d_model, q_heads=[batch_size, num_heads, seq_len, d_model])),
+            ("每个头的维度是 head_dim = d_model / num_heads，不是 d_model。", dict(right, head_dim=d_model)),
             ("拆分多头后要把 head 维换到序列维前面：[batch, num_heads, seq_len, head_dim]。",
              dict(right, q_heads=[batch_size, seq_len, num_heads, dh])),
+            ("注意力分数是每个 query 对每个 key 的打分：[batch, num_heads, seq_len, seq_len]，"
+             "最后一维是 key 的个数，不是 head_dim。",
+             dict(right, scores=[batch_size, num_heads, seq_len, dh])),
             ("每个头都有自己的注意力分数：[batch, num_heads, seq_len, seq_len]。",
              dict(right, scores=[batch_size, seq_len, seq_len])),
             ("多头输出拼接后再经过输出投影，回到 [batch, seq_len, d_model]。",
@@ -298,6 +306,7 @@ class MultiHeadParams(FunctionQuestion):
     title = "多头注意力层（paddle.nn.MultiHeadAttention）的参数量"
     points = 2
     func = "mha_param_count"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -326,13 +335,22 @@ class MultiHeadParams(FunctionQuestion):
             ("q/k/v/输出 四个线性层都有偏置（各 embed_dim 个）。", full - 4 * d),
             ("别忘了把多头拼接结果映射回 embed_dim 的输出投影 out_proj。", full - d * d - d),
             ("k_proj、v_proj 的输入维度分别是 kdim、vdim（交叉注意力时不等于 embed_dim）。", 4 * d * d + 4 * d),
-            ("多头并不增加参数：各头共享同一个 d×d 投影矩阵，只是按列切分。", full * num_heads),
+            ("k_proj 的输入维度是 kdim（交叉注意力时不等于 embed_dim）。", full - kd * d + d * d),
+            ("v_proj 的输入维度是 vdim（交叉注意力时不等于 embed_dim）。", full - vd * d + d * d),
+            ("线性层的偏置长度等于输出维度 embed_dim，与输入维度 kdim / vdim 无关。", full - 2 * d + kd + vd),
+            ("k_proj、v_proj 把 kdim / vdim 维的输入投影到 embed_dim 维：权重是 kdim×embed_dim、vdim×embed_dim。",
+             full - kd * d - vd * d + kd * kd + vd * vd),
+            ("每个头并没有自己的 embed_dim×embed_dim 投影：W_q、W_k、W_v 各只有一个，第 h 个头用其中属于自己的"
+             " head_dim = embed_dim/num_heads 列；各头的列块拼起来正好是整个矩阵，所以参数量与头数无关。",
+             full * num_heads),
+            ("每个头并没有自己的一套投影：W_q、W_k、W_v 和输出投影各只有一个，第 h 个头用 W_q、W_k、W_v 中属于自己的"
+             " head_dim 列；你把投影（或偏置）乘了 num_heads。", full + (num_heads - 1) * 3 * d * d),
         ]
 
 
 ASSIGNMENT = Assignment(
     name="attention",
-    title="注意力机制：缩放点积、方差与多头",
+    title="练习 4 · 注意力：缩放点积、为什么除以 √d_k（方差）、多头",
     questions=[ScaledDotProductAttention(), ScoreVariance(), SoftmaxSaturation(), MultiHeadShapes(),
                MultiHeadParams()],
 )

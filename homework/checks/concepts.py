@@ -22,6 +22,7 @@ class NotAnRNN(FunctionQuestion):
     title = "下列模型中哪一个不是循环神经网络？"
     points = 1
     func = "not_an_rnn"
+    structure = True
     tolerance = Tolerance()
 
     def public_cases(self):
@@ -52,6 +53,7 @@ class SublayerCounts(FunctionQuestion):
     title = "编码器层与解码器层由哪些子层组成"
     points = 2
     func = "sublayer_counts"
+    structure = True
     tolerance = EXACT
 
     def random_cases(self, rng):
@@ -85,6 +87,7 @@ class CausalMask(FunctionQuestion):
     title = "解码器自注意力的因果 mask"
     points = 1
     func = "causal_mask"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -138,6 +141,6 @@ CHOICES = [
 
 ASSIGNMENT = Assignment(
     name="concepts",
-    title="综合：RNN 与 CNN、编码器/解码器结构、SOP、n-gram 遮盖、BERT 的输入",
+    title="练习 6、8 · 综合：哪个不是 RNN、编码器/解码器的子层、SOP、n-gram 遮盖、BERT 的输入",
     questions=[NotAnRNN(), SublayerCounts(), CausalMask()] + CHOICES,
 )

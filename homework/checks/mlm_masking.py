@@ -1,4 +1,11 @@
-"""Checks for assignment `mlm_masking`: BERT's masked-language-model corruption (15%, 80/10/10)."""
+"""Checks for assignment `mlm_masking`: building pretraining data.
+
+BERT's masked-language-model corruption (15%, 80/10/10), ERNIE-style whole-word / entity
+masking over given spans, and NSP / SOP sentence pairs.  The statistical questions call the
+student's function on many inputs and seeds and compare counts with the exact expectations of
+the stated rule (binomial z-tests); PaddleNLP's DataCollatorForLanguageModeling provides the
+truth for the expected MLM counts.
+"""
 
 from __future__ import annotations
 
@@ -221,8 +228,285 @@ class MaskTokens(Question):
         return checks
 
 
+def _z_sum(observed: float, mean: float, var: float) -> float:
+    """z of a sum of independent terms with the given mean and variance."""
+    if var <= 0:
+        return 0.0 if abs(observed - mean) < 1e-9 else float("inf")
+    return (observed - mean) / math.sqrt(var)
+
+
+def _z_check(name, observed, total, mean, var, what, mistakes=()):
+    """One statistical Check: observed/total against mean/total (z from mean and variance).
+
+    mistakes: [(hint, mean, variance)] of known wrong rules; the first one the data fit gets its hint."""
+    z = _z_sum(observed, mean, var)
+    if abs(z) <= Z_LIMIT:
+        return Check(True, name, is_input=False)
+    hint = next((text for text, m, v in mistakes if abs(_z_sum(observed, m, v)) <= Z_LIMIT), "")
+    return Check(False, name, message="%s比例为 %.4f（%d/%d），期望 %.4f，相差 %.1f 个标准误（|z| ≤ %.1f 才通过）"
+                 % (what, observed / total, observed, total, mean / total, abs(z), Z_LIMIT),
+                 expected="%.4f" % (mean / total), got="%.4f" % (observed / total), hint=hint, is_input=False)
+
+
+# span lengths of the generated "sentences": single characters, words, and entity names (up to 6)
+SPAN_LENGTHS = (1, 2, 3, 4, 5, 6)
+SPAN_WEIGHTS = (0.3, 0.4, 0.12, 0.12, 0.03, 0.03)
+
+
+class WholeWordMask(Question):
+    qid = "q3_whole_word_mask"
+    title = "ERNIE 式整词 / 实体遮盖：一个片段的字一起遮（统计检验）"
+    points = 3
+    kind = "statistical"
+    func = "whole_word_mask"
+    sequences = 120
+    NAMES = ["输出格式与不变量", "同一 seed 可复现、不同 seed 结果不同", "一个片段的所有字一起遮盖",
+             "被遮盖的 token 比例", "单字片段被选中的比例", "多字片段（词、实体）被选中的比例"]
+
+    def _make(self, g, public=False):
+        vocab = int(g.integers(1000, 21129))
+        pad, cls, sep, mask = (int(x) for x in g.choice(np.arange(0, 200), size=4, replace=False))
+        specials = {pad, cls, sep, mask}
+        normal = np.setdiff1d(np.arange(vocab), sorted(specials))
+        p = 0.15
+        base_seed = int(g.integers(1, 2 ** 31))
+        calls, seqs = [], []
+        for i in range(self.sequences):
+            body = int(g.integers(80, 127))
+            spans, start = [], 1
+            while start < 1 + body:
+                length = min(int(g.choice(SPAN_LENGTHS, p=SPAN_WEIGHTS)), 1 + body - start)
+                spans.append([start, start + length])
+                start += length
+            ids = [cls] + g.choice(normal, size=body).tolist() + [sep] + [pad] * (128 - body - 2)
+            seqs.append((ids, spans))
+            calls.append(Call(self.func, {"input_ids": ids, "spans": spans, "mask_token_id": mask,
+                                          "seed": base_seed + i, "mask_prob": p}))
+        calls.append(Call(self.func, dict(calls[0].kwargs)))
+        calls.append(Call(self.func, dict(calls[0].kwargs, seed=base_seed - 1)))
+        label = "%d 个长度 128 的序列，每个序列切成单字、词和实体片段（[MASK]=%d）" % (self.sequences, mask)
+        return Case(calls=calls, label=label, data={"seqs": seqs, "mask": mask, "specials": sorted(specials),
+                                                      "p": p}, public=public)
+
+    def public_cases(self):
+        return [self._make(np.random.default_rng(2025), public=True)]
+
+    def random_cases(self, rng):
+        return [self._make(np_rng(rng))]
+
+    def judge(self, case, outcomes):
+        d = case.data
+        names = self.NAMES
+        n_seq = len(d["seqs"])
+        first_error = next((o for o in outcomes if not o.ok), None)
+        if first_error is not None:
+            return [Check(False, name, message=first_error.describe(), is_input=False) for name in names]
+        mask_id, p = d["mask"], d["p"]
+        problems: dict = {}
+        partial = 0  # spans with some but not all of their tokens masked
+        tokens = masked_tokens = 0
+        single = [0, 0]  # [spans, selected]
+        multi = [0, 0]
+        lengths = []  # of every span, for the expected values
+        parsed = 0
+        for (ids, spans), outcome in zip(d["seqs"], outcomes[:n_seq]):
+            value = outcome.value
+            if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value)):
+                problems.setdefault("应返回 (masked_ids, labels) 两个列表")
+                break
+            out, labels = value
+            if len(out) != len(ids) or len(labels) != len(ids) or not all(
+                    isinstance(x, int) and not isinstance(x, bool) for x in out + labels):
+                problems.setdefault("masked_ids 和 labels 应是与输入等长的整数序列")
+                break
+            parsed += 1
+            inside = set()
+            for start, end in spans:
+                inside.update(range(start, end))
+                flags = []
+                for i in range(start, end):
+                    hit = labels[i] != -100
+                    flags.append(hit)
+                    if hit and (out[i] != mask_id or labels[i] != ids[i]):
+                        problems.setdefault("被选中的位置 masked_ids 应为 [MASK]，labels 应为原来的 token id")
+                    if not hit and out[i] != ids[i]:
+                        problems.setdefault("未被选中的位置 masked_ids 必须保持原样（labels 为 -100）")
+                length = end - start
+                lengths.append(length)
+                tokens += length
+                masked_tokens += sum(flags)
+                chosen = any(flags)
+                if chosen and not all(flags):
+                    partial += 1
+                bucket = single if length == 1 else multi
+                bucket[0] += 1
+                bucket[1] += chosen
+            for i in range(len(ids)):
+                if i not in inside and (out[i] != ids[i] or labels[i] != -100):
+                    problems.setdefault("特殊 token（[CLS]/[SEP]/[PAD]）不属于任何片段，不能被遮盖或修改")
+        checks = [Check(not problems, names[0], message="；".join(list(problems)[:3]), is_input=False)]
+        same, other = outcomes[n_seq].value, outcomes[n_seq + 1].value
+        reproducible = parsed and same == outcomes[0].value
+        varies = parsed and other != outcomes[0].value
+        checks.append(Check(bool(reproducible and varies), names[1], is_input=False,
+                            message="" if reproducible and varies else
+                            ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
+                            hint="" if reproducible and varies else
+                            "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。"))
+        if parsed < n_seq:
+            return checks + [Check(False, name, message="输出格式不对，无法统计", is_input=False) for name in names[2:]]
+        n_spans = len(lengths)
+        checks.append(Check(partial == 0, names[2], is_input=False,
+                            message="" if partial == 0 else "%d/%d 个片段只遮了一部分字" % (partial, n_spans),
+                            expected="0 个片段只遮一部分", got="%d 个" % partial,
+                            hint="" if partial == 0 else "整词 / 实体遮盖以片段为单位：一个片段被选中，它的所有字都换成 "
+                            "[MASK]；没被选中，所有字都不动。不要逐字决定。"))
+        L = np.asarray(lengths, dtype=float)
+        expand = 1 - (1 - p) ** L  # "pick characters with p, then mask their whole spans"
+        checks.append(_z_check(names[3], masked_tokens, tokens, p * L.sum(), p * (1 - p) * (L ** 2).sum(),
+                               "被遮盖的 token ", [
+            ("你是先按 mask_prob 逐字抽选、再把抽中的字所在的整个片段遮住：长片段被选中的概率变成 1−(1−p)^长度，"
+             "遮盖比例超过 mask_prob。应以片段为单位抽选：每个片段以概率 mask_prob 被选中。",
+             (L * expand).sum(), (L ** 2 * expand * (1 - expand)).sum()),
+            ("被选中的片段要整段遮盖：你只遮了其中一部分字（例如第一个字），遮盖比例远低于 mask_prob。",
+             p * n_spans, p * (1 - p) * n_spans)]))
+        multi_expand = expand[L > 1]
+        for name, (count, chosen), wrong in ((names[4], single, None), (names[5], multi, multi_expand)):
+            if count == 0:
+                checks.append(Check(True, name, is_input=False))
+                continue
+            mistakes = [] if wrong is None else [
+                ("多字片段被选中的概率应与单字一样是 mask_prob：先逐字抽选再扩展到整个片段，"
+                 "长片段就更容易被选中（1−(1−p)^长度）。", wrong.sum(), (wrong * (1 - wrong)).sum())]
+            checks.append(_z_check(name, chosen, count, p * count, p * (1 - p) * count, "被选中的片段", mistakes))
+        return checks
+
+
+def _sentence(doc: int, i: int, word: str) -> str:
+    return "第%d篇第%d句%s。" % (doc + 1, i + 1, word)
+
+
+WORDS = ["天气", "晴朗", "学校", "图书馆", "老师", "同学", "火车", "北京", "长江", "音乐", "电影", "公园", "早饭",
+         "实验", "数据", "模型", "训练", "花园", "小猫", "足球"]
+
+
+class SentencePairs(Question):
+    qid = "q4_sentence_pairs"
+    title = "从文档构造 NSP 与 SOP 句子对：50% 正例，各自的负例（统计检验）"
+    points = 3
+    kind = "statistical"
+    func = "sentence_pairs"
+    corpora = 40
+    NAMES = ["输出格式", "同一 seed 可复现、不同 seed 结果不同", "正例：相邻两句、原顺序、label 1",
+             "NSP 负例：第二句随机取自另一篇文档", "SOP 负例：同一文档相邻两句交换顺序", "正例比例（期望 50%）"]
+
+    def _make(self, g, public=False):
+        base_seed = int(g.integers(1, 2 ** 31))
+        calls, corpora = [], []
+        for c in range(self.corpora):
+            docs = []
+            for d in range(int(g.integers(5, 10))):
+                docs.append([_sentence(d, i, str(g.choice(WORDS))) for i in range(int(g.integers(2, 9)))])
+            task = "nsp" if c % 2 == 0 else "sop"
+            corpora.append((docs, task))
+            calls.append(Call(self.func, {"documents": docs, "task": task, "seed": base_seed + c}))
+        calls.append(Call(self.func, dict(calls[0].kwargs)))
+        calls.append(Call(self.func, dict(calls[0].kwargs, seed=base_seed - 1)))
+        label = "%d 组文档（每组 5–9 篇，每篇 2–8 句），NSP、SOP 各一半" % self.corpora
+        return Case(calls=calls, label=label, data={"corpora": corpora}, public=public)
+
+    def public_cases(self):
+        return [self._make(np.random.default_rng(2026), public=True)]
+
+    def random_cases(self, rng):
+        return [self._make(np_rng(rng))]
+
+    def judge(self, case, outcomes):
+        names = self.NAMES
+        corpora = case.data["corpora"]
+        n = len(corpora)
+        first_error = next((o for o in outcomes if not o.ok), None)
+        if first_error is not None:
+            return [Check(False, name, message=first_error.describe(), is_input=False) for name in names]
+        fmt_problems: dict = {}
+        pos_problems: dict = {}
+        neg = {"nsp": {}, "sop": {}}  # task -> ordered set of problems
+        neg_hint = {"nsp": "", "sop": ""}
+        positives = total = 0
+        nsp_next_doc = nsp_negatives = 0
+        parsed = 0
+        for (docs, task), outcome in zip(corpora, outcomes[:n]):
+            value = outcome.value
+            pairs = [(d, i) for d, doc in enumerate(docs) for i in range(len(doc) - 1)]
+            if not isinstance(value, list) or len(value) != len(pairs):
+                fmt_problems.setdefault("应返回一个列表，每对相邻句子（第 d 篇第 i、i+1 句）按顺序对应一项；"
+                                        "这组文档有 %d 对，你返回了 %s 项"
+                                        % (len(pairs), len(value) if isinstance(value, list) else "不是列表的"))
+                break
+            if not all(isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and isinstance(x[1], str)
+                       and x[2] in (0, 1) and not isinstance(x[2], float) for x in value):
+                fmt_problems.setdefault("每一项应是 [句子 A, 句子 B, label]，label 为整数 0 或 1")
+                break
+            parsed += 1
+            where = {s: d for d, doc in enumerate(docs) for s in doc}
+            for (d, i), (a, b, label) in zip(pairs, value):
+                s_i, s_next = docs[d][i], docs[d][i + 1]
+                total += 1
+                if label == 1:
+                    positives += 1
+                    if (a, b) != (s_i, s_next):
+                        pos_problems.setdefault("label 为 1 的项应是 [第 i 句, 第 i+1 句]（同一篇、原顺序）")
+                    continue
+                if (a, b) == (s_i, s_next):
+                    pos_problems.setdefault("相邻两句按原顺序出现时是正例，label 应为 1")
+                    continue
+                problems = neg[task]
+                if task == "nsp":
+                    nsp_negatives += 1
+                    if a != s_i or b not in where:
+                        problems.setdefault("NSP 负例应是 [第 i 句, 另一篇文档中的一句]")
+                        if (a, b) == (s_next, s_i):
+                            neg_hint["nsp"] = neg_hint["nsp"] or "交换顺序是 SOP 的负例；NSP 的负例保留第一句，" \
+                                "第二句从另一篇文档里随机取（所以 NSP 靠话题就能区分，任务偏容易）。"
+                    elif where[b] == d:
+                        problems.setdefault("NSP 负例的第二句来自同一篇文档")
+                        neg_hint["nsp"] = neg_hint["nsp"] or "NSP 负例的第二句要从另一篇文档里随机取，" \
+                            "不能取自同一篇（同一篇里的句子可能确实相关）。"
+                    elif where[b] == (d + 1) % len(docs):
+                        nsp_next_doc += 1
+                else:
+                    if (a, b) != (s_next, s_i):
+                        problems.setdefault("SOP 负例应是 [第 i+1 句, 第 i 句]（同一篇相邻两句，顺序交换）")
+                        if a == s_i and b in where and where[b] != d:
+                            neg_hint["sop"] = neg_hint["sop"] or "这是 NSP 的负例（第二句来自另一篇文档）；" \
+                                "ALBERT 的 SOP 负例是同一篇文档中相邻的两句交换顺序，只能靠句子的先后关系来区分。"
+        checks = [Check(not fmt_problems, names[0], message="；".join(fmt_problems), is_input=False)]
+        same, other = outcomes[n].value, outcomes[n + 1].value
+        reproducible = parsed and same == outcomes[0].value
+        varies = parsed and other != outcomes[0].value
+        checks.append(Check(bool(reproducible and varies), names[1], is_input=False,
+                            message="" if reproducible and varies else
+                            ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
+                            hint="" if reproducible and varies else
+                            "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。"))
+        if parsed < n:
+            return checks + [Check(False, name, message="输出格式不对，无法检查", is_input=False) for name in names[2:]]
+        checks.append(Check(not pos_problems, names[2], message="；".join(pos_problems), is_input=False,
+                            hint="label 1 表示 B 确实是紧接在 A 后面的下一句（正例），0 表示负例。" if pos_problems else ""))
+        if nsp_negatives >= 20 and nsp_next_doc > 0.5 * nsp_negatives:
+            neg["nsp"].setdefault("%d/%d 个 NSP 负例的第二句都取自下一篇文档" % (nsp_next_doc, nsp_negatives))
+            neg_hint["nsp"] = neg_hint["nsp"] or "NSP 负例的第二句要从其他文档中 *随机* 抽取，不要总取下一篇。"
+        for task, name in (("nsp", names[3]), ("sop", names[4])):
+            checks.append(Check(not neg[task], name, message="；".join(neg[task]), is_input=False,
+                                hint=neg_hint[task] if neg[task] else ""))
+        checks.append(_z_check(names[5], positives, total, 0.5 * total, 0.25 * total, "正例", [
+            ("每一对相邻句子以 50% 的概率作正例、50% 的概率作负例；你几乎全是正例。", 0.99 * total, 0.0099 * total),
+            ("每一对相邻句子以 50% 的概率作正例、50% 的概率作负例；你几乎全是负例。", 0.01 * total, 0.0099 * total)]))
+        return checks
+
+
 ASSIGNMENT = Assignment(
     name="mlm_masking",
-    title="BERT 的掩码语言模型（MLM）遮盖",
-    questions=[ExpectedCounts(), MaskTokens()],
+    title="练习 6（及讲义的 BERT 细节）· 预训练数据：MLM 遮盖、整词 / 实体遮盖、NSP 与 SOP 句子对",
+    questions=[ExpectedCounts(), MaskTokens(), WholeWordMask(), SentencePairs()],
 )

@@ -132,6 +132,6 @@ class NoiseDistribution(FunctionQuestion):
 
 ASSIGNMENT = Assignment(
     name="negative_sampling",
-    title="负采样：为什么比全 softmax 便宜",
+    title="练习 1 · 负采样：为什么比全 softmax 便宜",
     questions=[OutputCost(), NegativeSamplingLoss(), NoiseDistribution()],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import truth as T
 from ..compare import EXACT
-from ..spec import Assignment, FunctionQuestion
+from ..spec import Assignment, FunctionQuestion, PartsQuestion
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 CELL_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -64,6 +64,7 @@ def rnn_mistakes(cell, input_size, hidden_size, num_layers, bidirectional):
 
 class RNNCount(FunctionQuestion):
     func = "rnn_param_count"
+    structure = True
     tolerance = EXACT
     cell = "rnn"
 
@@ -113,6 +114,7 @@ class ClassifierCount(FunctionQuestion):
     title = "词嵌入 + RNN + 输出层 的文本分类模型参数量"
     points = 2
     func = "rnn_classifier_param_count"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -159,6 +161,7 @@ class OutputShapes(FunctionQuestion):
     title = "循环层输出与最终状态的形状"
     points = 2
     func = "rnn_output_shapes"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -201,8 +204,65 @@ class OutputShapes(FunctionQuestion):
         ]
 
 
+class ParamShapes(PartsQuestion):
+    qid = "q6_rnn_param_shapes"
+    title = "循环层每个参数的形状（W_ih、W_hh、b_ih、b_hh，逐层逐方向）"
+    points = 2
+    func = "rnn_param_shapes"
+
+    def public_cases(self):
+        return [self.case(public=True, cell="lstm", input_size=10, hidden_size=4, num_layers=2, bidirectional=True)]
+
+    def random_cases(self, rng):
+        out = []
+        for cell, layers, bi in (("rnn", rng.randint(2, 3), False), ("gru", rng.randint(2, 3), True),
+                                 ("lstm", rng.randint(1, 3), True)):
+            out.append(self.case(cell=cell, input_size=rng.randint(3, 40), hidden_size=rng.randint(2, 16),
+                                 num_layers=layers, bidirectional=bi))
+        return out
+
+    def truth(self, **kw):
+        return {name: list(p.shape) for name, p in _module(**kw, cheap=True).named_parameters()}
+
+    def part_hint(self, name, expected, got, kw):
+        cell, h, inp, bi = kw["cell"], kw["hidden_size"], kw["input_size"], kw["bidirectional"]
+        g = GATES[cell]
+        if got is None:
+            if name.startswith("bias_hh"):
+                return "Paddle 的循环层每层、每个方向有两个偏置：b_ih（bias_ih_lk）和 b_hh（bias_hh_lk）。"
+            if name.startswith("bias"):
+                return "每层、每个方向都有偏置 b_ih、b_hh。"
+            if name.endswith("_reverse"):
+                return "双向（bidirectional）每层还有反方向的一整套参数，名字带 _reverse 后缀。"
+            if not name.endswith(("_l0", "_l0_reverse")):
+                return "num_layers 层每层都有自己的一套参数：_l0、_l1、……"
+            return "参数名请照 Paddle 的命名：weight_ih_lk、weight_hh_lk、bias_ih_lk、bias_hh_lk（反方向加 _reverse）。"
+        if expected is None:
+            return "参数名请照 Paddle 的命名：weight_ih_lk、weight_hh_lk、bias_ih_lk、bias_hh_lk（反方向加 _reverse），" \
+                   "单向时没有 _reverse，层号 k 从 0 开始。"
+        if isinstance(got, list) and len(got) == 2 and list(got) == expected[::-1]:
+            return "Paddle 循环层的权重形状是 [门数×hidden_size, 输入大小]（输出维在前），与 Linear 的 [输入, 输出] 相反。"
+        if name.startswith("bias"):
+            return "偏置是长度为 门数×hidden_size 的向量（%s：%d×hidden_size）。" % (CELL_NAMES[cell], g)
+        rows = expected[0]
+        got_rows = got[0] if isinstance(got, list) and got else None
+        if g > 1 and got_rows == h:
+            return "%s 的 %d 组门的权重按行堆叠在一个矩阵里：行数是 %d×hidden_size。" % (
+                CELL_NAMES[cell], g, g)
+        if got_rows is not None and got_rows != rows:
+            return "行数是 门数×hidden_size（SimpleRNN 1 组、LSTM 4 组、GRU 3 组）。"
+        if name.startswith("weight_ih") and not name.startswith("weight_ih_l0"):
+            if got[1] == inp:
+                return "第 2 层及以上的输入是上一层的输出，不是 input_size。"
+            if bi and got[1] == h:
+                return "双向网络第 2 层及以上的输入是正反两个方向输出的拼接：2×hidden_size。"
+        if name.startswith("weight_hh"):
+            return "W_hh 作用在本方向上一时刻的隐状态上：形状 [门数×hidden_size, hidden_size]。"
+        return ""
+
+
 ASSIGNMENT = Assignment(
     name="rnn_params",
-    title="循环神经网络的参数量",
-    questions=[SimpleRNNCount(), LSTMCount(), GRUCount(), ClassifierCount(), OutputShapes()],
+    title="练习 2 · 循环神经网络的计算：参数量与形状",
+    questions=[SimpleRNNCount(), LSTMCount(), GRUCount(), ClassifierCount(), OutputShapes(), ParamShapes()],
 )

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import truth as T
 from ..compare import EXACT, Tolerance
-from ..spec import Assignment, FunctionQuestion, np_rng, rounded
+from ..spec import Assignment, FunctionQuestion, PartsQuestion, np_rng, rounded
 
 
 def _bert_config(**kw):
@@ -37,6 +37,7 @@ class EmbeddingParams(FunctionQuestion):
     title = "BERT 输入嵌入层的参数量"
     points = 2
     func = "bert_embedding_param_count"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -73,6 +74,7 @@ class _LayerParamsQuestion(FunctionQuestion):
     """Parameter count of one paddle.nn.Transformer*Layer(d_model, nhead, dim_feedforward)."""
     points = 2
     tolerance = EXACT
+    structure = True
     layer_class = ""  # name in paddle.nn
 
     def public_cases(self):
@@ -108,8 +110,11 @@ class EncoderLayerParams(_LayerParamsQuestion):
             ("前馈网络是两层线性变换：d_model→dim_feedforward→d_model。", encoder_layer_formula(d, ff, ffn_linears=1)),
             ("多头注意力还有一个输出投影 out_proj（d_model×d_model + d_model）。",
              encoder_layer_formula(d, ff, attn_out=False)),
-            ("多头并不增加参数：各头共享同一个 d_model×d_model 投影，只是按列切分。",
+            ("每个头并没有自己的 d_model×d_model 投影：W_q、W_k、W_v 各只有一个，第 h 个头用其中属于自己的"
+             " head_dim = d_model/nhead 列；各头的列块拼起来正好是整个矩阵，所以参数量与头数无关。",
              encoder_layer_formula(d, ff) + (nhead - 1) * (4 * d * d + 4 * d)),
+            ("每个头并没有自己的一套 q/k/v 投影：第 h 个头用 W_q、W_k、W_v 中属于自己的 head_dim 列，"
+             "参数量与头数无关。", encoder_layer_formula(d, ff) + (nhead - 1) * 3 * d * d),
         ]
 
 
@@ -136,6 +141,7 @@ class BertParams(FunctionQuestion):
     title = "整个 BertModel 的参数量"
     points = 3
     func = "bert_param_count"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -238,6 +244,7 @@ class PositionParams(FunctionQuestion):
     title = "可学习位置嵌入（BERT）与固定位置编码（Transformer）的可训练参数"
     points = 2
     func = "position_param_count"
+    structure = True
     tolerance = EXACT
 
     def public_cases(self):
@@ -349,9 +356,59 @@ class InputEmbedding(FunctionQuestion):
         ]
 
 
+class EmbeddingShapes(PartsQuestion):
+    qid = "q8_embedding_shapes"
+    title = "BERT 输入嵌入层逐项的参数形状：词、句子、位置嵌入与 LayerNorm"
+    points = 2
+    func = "bert_embedding_shapes"
+    PARTS = {"word_embeddings.weight": "词嵌入（token）", "token_type_embeddings.weight": "句子嵌入（segment）",
+             "position_embeddings.weight": "位置嵌入（position）", "layer_norm.weight": "LayerNorm 的 γ",
+             "layer_norm.bias": "LayerNorm 的 β"}
+
+    def public_cases(self):
+        return [self.case(public=True, vocab_size=21128, hidden_size=768, max_position_embeddings=512,
+                          type_vocab_size=2)]
+
+    def random_cases(self, rng):
+        return [self.case(vocab_size=rng.randint(100, 30000), hidden_size=rng.randint(4, 64) * 4,
+                          max_position_embeddings=rng.choice([64, 128, 256, 512, 1024]),
+                          type_vocab_size=t) for t in (2, rng.choice([3, 4, 16]), rng.choice([3, 4, 16]))]
+
+    def truth(self, vocab_size, hidden_size, max_position_embeddings, type_vocab_size):
+        _, _, BertEmbeddings = T.bert()
+        cfg = _bert_config(vocab_size=vocab_size, hidden_size=hidden_size,
+                           max_position_embeddings=max_position_embeddings, type_vocab_size=type_vocab_size)
+        with T.structure_only(paddlenlp=True):
+            return {name: list(p.shape) for name, p in BertEmbeddings(cfg).named_parameters()}
+
+    def part_hint(self, name, expected, got, kw):
+        what = self.PARTS.get(name, name)
+        if got is None:
+            if name.startswith("position"):
+                return "BERT 的位置嵌入是可学习的参数：一张 max_position_embeddings × hidden_size 的表。"
+            if name.startswith("token_type"):
+                return "别忘了句子（segment）嵌入：一张 type_vocab_size × hidden_size 的表，区分句子 A 和 B。"
+            if name.startswith("layer_norm"):
+                return "三种嵌入相加之后有一个 LayerNorm，它有 γ（layer_norm.weight）和 β（layer_norm.bias）两组参数，各 hidden_size 个。"
+            return "参数名请照 PaddleNLP 的 BertEmbeddings：%s。" % "、".join(self.PARTS)
+        if expected is None:
+            return "BertEmbeddings 只有这 5 个参数：%s。" % "、".join(self.PARTS)
+        if isinstance(got, list) and got == expected[::-1] and len(got) == 2:
+            return "嵌入表的形状是 [行数, hidden_size]：每一行是一个词（位置、句子类型）的向量。"
+        if name.startswith("layer_norm"):
+            return "LayerNorm 的 γ、β 是长度为 hidden_size 的向量（在每个词元的 hidden 维上归一化）。"
+        if name.startswith("position"):
+            return "位置嵌入表的行数是 max_position_embeddings（最多能表示多少个位置），与句子长度无关。"
+        if name.startswith("token_type"):
+            return "句子嵌入表的行数是 type_vocab_size（不一定是 2）。"
+        if name.startswith("word"):
+            return "%s表的行数是词表大小 vocab_size。" % what
+        return ""
+
+
 ASSIGNMENT = Assignment(
     name="transformer_bert",
-    title="Transformer 与 BERT：层的组成、参数量与位置编码",
+    title="练习 3、5、7 · Transformer 与 BERT：层的组成、位置编码、BERT 的输入",
     questions=[EmbeddingParams(), EncoderLayerParams(), DecoderLayerParams(), BertParams(), SinusoidalEncoding(),
-               PositionParams(), InputEmbedding()],
+               PositionParams(), InputEmbedding(), EmbeddingShapes()],
 )

@@ -50,7 +50,8 @@ def test_grade_command_writes_csv_feedback_and_results(private_tmp):
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"alice", "bob"}
     assert float(rows["alice"]["rnn_params/q1_simple_rnn"]) == 5  # configured points
-    assert float(rows["alice"]["total"]) == 13 and float(rows["alice"]["max_total"]) == 13
+    full = ASSIGNMENTS["rnn_params"].max_points - ASSIGNMENTS["rnn_params"].question("q1_simple_rnn").points + 5
+    assert float(rows["alice"]["total"]) == full and float(rows["alice"]["max_total"]) == full
     assert float(rows["bob"]["total"]) == 0
     assert (out / "feedback" / "bob.txt").exists()
     assert (out / "gradescope" / "alice" / "results.json").exists()

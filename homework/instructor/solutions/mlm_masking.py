@@ -23,3 +23,32 @@ def mask_tokens(input_ids, vocab_size, mask_token_id, special_token_ids, seed, m
     normal = np.setdiff1d(np.arange(vocab_size), special_token_ids)
     out[to_random] = rng.choice(normal, size=int(to_random.sum()))
     return out.tolist(), labels.tolist()
+
+
+def whole_word_mask(input_ids, spans, mask_token_id, seed, mask_prob=0.15):
+    rng = np.random.default_rng(seed)
+    out = list(input_ids)
+    labels = [-100] * len(input_ids)
+    chosen = rng.random(len(spans)) < mask_prob
+    for (start, end), take in zip(spans, chosen):
+        if take:
+            for i in range(start, end):
+                labels[i] = input_ids[i]
+                out[i] = mask_token_id
+    return out, labels
+
+
+def sentence_pairs(documents, task, seed):
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for d, doc in enumerate(documents):
+        for i in range(len(doc) - 1):
+            first, second = doc[i], doc[i + 1]
+            if rng.random() < 0.5:
+                pairs.append([first, second, 1])
+            elif task == "sop":
+                pairs.append([second, first, 0])
+            else:
+                others = [s for e, other in enumerate(documents) if e != d for s in other]
+                pairs.append([first, others[rng.integers(len(others))], 0])
+    return pairs

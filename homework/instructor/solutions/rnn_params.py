@@ -33,3 +33,17 @@ def rnn_output_shapes(cell, batch_size, seq_len, input_size, hidden_size, num_la
         "h": state,
         "c": list(state) if cell == "lstm" else None,
     }
+
+
+def rnn_param_shapes(cell, input_size, hidden_size, num_layers, bidirectional):
+    rows = GATES[cell] * hidden_size
+    suffixes = ["", "_reverse"] if bidirectional else [""]
+    shapes = {}
+    for layer in range(num_layers):
+        layer_input = input_size if layer == 0 else hidden_size * len(suffixes)
+        for suffix in suffixes:
+            shapes["weight_ih_l%d%s" % (layer, suffix)] = [rows, layer_input]
+            shapes["weight_hh_l%d%s" % (layer, suffix)] = [rows, hidden_size]
+            shapes["bias_ih_l%d%s" % (layer, suffix)] = [rows]
+            shapes["bias_hh_l%d%s" % (layer, suffix)] = [rows]
+    return shapes

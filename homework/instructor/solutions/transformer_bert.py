@@ -60,3 +60,13 @@ def bert_input_embedding(input_ids, token_type_ids, word_embeddings, position_em
     mean = x.mean(axis=-1, keepdims=True)
     var = x.var(axis=-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def bert_embedding_shapes(vocab_size, hidden_size, max_position_embeddings, type_vocab_size):
+    return {
+        "word_embeddings.weight": [vocab_size, hidden_size],
+        "position_embeddings.weight": [max_position_embeddings, hidden_size],
+        "token_type_embeddings.weight": [type_vocab_size, hidden_size],
+        "layer_norm.weight": [hidden_size],
+        "layer_norm.bias": [hidden_size],
+    }
