@@ -7,7 +7,9 @@
   BertModel / BertEmbeddings 实际的参数比较。
 * 结构回顾：
   - 编码器层 = 多头自注意力 + 前馈网络（Linear → 激活 → Linear），两个子层后各有 残差 + LayerNorm。
-  - 解码器层 = 掩码多头自注意力 + 编码器-解码器（交叉）注意力 + 前馈网络，三个子层后各有 残差 + LayerNorm。
+  - 解码器层（编码器-解码器结构，如机器翻译）= 掩码多头自注意力 + 编码器-解码器（交叉）注意力 + 前馈网络，
+    三个子层后各有 残差 + LayerNorm。读编码器输出的是交叉注意力（K、V 来自编码器），不是掩码自注意力。
+    GPT 这种只有解码器一侧的模型没有编码器，也就没有交叉注意力：每层只有掩码自注意力 + 前馈。
   - 多头注意力：q/k/v 三个投影 + 输出投影，都带偏置；LayerNorm 有 γ、β 两组参数。
   - BERT 输入嵌入 = 词嵌入 + 句子（segment）嵌入 + 位置嵌入（可学习），相加后 LayerNorm。
   - BertModel = 输入嵌入 + num_hidden_layers 个编码器层 + pooler（Linear(hidden, hidden)）。
