@@ -65,32 +65,53 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grading import grade_batch, load_points, print_progress
-    from .reports import write_outputs
+    from .grading import check_isolation, grade_batch, load_points, print_progress
+    from .reports import prepare_out_dir, write_outputs
+    from .sandbox import detect_isolation
 
     if not os.path.isdir(args.submissions):
-        print("找不到提交目录: %s" % args.submissions, file=sys.stderr)
+        print("错误: 找不到提交目录: %s" % args.submissions, file=sys.stderr)
         return 2
-    _warn_if_world_readable(args.submissions)
-    batch = grade_batch(args.submissions, assignments=args.assignment, points=load_points(args.points),
+    if args.require_isolation and (args.sandbox or os.environ.get("HOMEWORK_SANDBOX", "")).lower() == "nobwrap":
+        print("错误: --require-isolation 与 --sandbox nobwrap（或 HOMEWORK_SANDBOX=nobwrap）矛盾", file=sys.stderr)
+        return 2
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        print("错误: --out %s 是一个文件，不是目录：请给一个目录（不存在时会创建）" % args.out, file=sys.stderr)
+        return 2
+    points = load_points(args.points)
+    iso = detect_isolation(args.sandbox)
+    print(iso.headline(), flush=True)  # first line of every grading run
+    if args.require_isolation:
+        check_isolation(iso)
+    prepare_out_dir(args.out)  # before grading: a bad --out fails in a second, not after the whole batch
+    _warn_if_world_readable(args.submissions, iso)
+    batch = grade_batch(args.submissions, assignments=args.assignment, points=points,
                         limits=_limits(args), jobs=args.jobs, salt=args.salt or os.environ.get("HOMEWORK_SALT", ""),
-                        mode=args.sandbox, progress=None if args.quiet else print_progress)
+                        mode=args.sandbox, progress=None if args.quiet else print_progress,
+                        require_isolation=args.require_isolation)
     paths = write_outputs(batch, args.out)
-    print("隔离方式: %s" % batch.isolation_name)
+    print("隔离详情（%s）:" % batch.isolation_name)
     for line in batch.isolation:
         print("  - " + line)
     for problem in batch.problems:
         print("注意: " + problem)
-    print("评分完成: %d 名学生，用时 %.1f 秒" % (len(batch.students), batch.seconds))
+    failed = {}
+    for res in batch.students:
+        if res.status != "ok":
+            failed[res.status] = failed.get(res.status, 0) + 1
+    print("评分完成: %d 名学生，用时 %.1f 秒%s" % (
+        len(batch.students), batch.seconds,
+        "；状态不是 ok 的: " + "，".join("%s × %d" % kv for kv in sorted(failed.items())) if failed else ""))
     print("成绩: %s\n反馈: %s\nGradescope: %s" % (paths["grades"], paths["feedback"], paths["gradescope"]))
     return 0
 
 
-def _warn_if_world_readable(directory: str) -> None:
-    from .sandbox import detect_isolation
-
-    iso = detect_isolation()
-    if not iso.bwrap and os.stat(directory).st_mode & 0o005:
+def _warn_if_world_readable(directory: str, iso) -> None:
+    if iso.bwrap:
+        return
+    print("警告: 没有文件系统隔离，提交可读写评分用户能访问的文件；要拒绝这种情况请加 --require-isolation"
+          "（`bash run.sh grade` 默认如此）。", file=sys.stderr)
+    if os.stat(directory).st_mode & 0o005:
         print("警告: 没有 bubblewrap，且提交目录 %s 对其他用户可读：沙箱中的提交可能读到其他同学的文件。"
               "请 chmod 700 该目录或安装 bubblewrap。" % directory, file=sys.stderr)
 
@@ -107,7 +128,7 @@ def cmd_isolation(args) -> int:
     from .sandbox import detect_isolation
 
     iso = detect_isolation(args.sandbox)
-    print("隔离方式: %s" % iso.name)
+    print(iso.headline())
     for line in iso.describe():
         print("  - " + line)
     return 0
@@ -142,6 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, help="并行的沙箱数（默认 CPU 核数）")
     p.add_argument("--salt", help="随机输入的课程密钥（也可用环境变量 HOMEWORK_SALT）")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="没有文件系统隔离（可用的 bubblewrap）时拒绝评分（`bash run.sh grade` 默认加上）")
     sandbox_options(p)
     p.set_defaults(func=cmd_grade)
 

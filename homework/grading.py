@@ -45,7 +45,7 @@ class AssignmentResult:
     name: str
     title: str
     questions: list  # [QuestionResult]
-    status: str = "ok"  # ok | missing | import_error | <sandbox status>
+    status: str = "ok"  # ok | missing | syntax_error | import_error | <sandbox status>
     message: str = ""  # Chinese explanation when status != ok
 
     @property
@@ -75,6 +75,17 @@ class StudentResult:
     @property
     def max_points(self) -> float:
         return sum(a.max_points for a in self.assignments)
+
+    @property
+    def status(self) -> str:
+        """One word for grades.csv: the run's status, else what went wrong per assignment
+        (syntax_error, import_error, missing; "assignment:status" when several were graded)."""
+        if self.run_status != "ok":
+            return self.run_status
+        several = len(self.assignments) > 1
+        problems = [("%s:%s" % (a.name, a.status)) if several else a.status
+                    for a in self.assignments if a.status != "ok"]
+        return ";".join(problems) or "ok"
 
     def question_scores(self) -> dict:
         return {"%s/%s" % (a.name, q.qid): q.score for a in self.assignments for q in a.questions}
@@ -187,7 +198,8 @@ def judge(plans: list[Plan], run: RunResult | None, index: dict, points: dict,
         if p.file is None:
             status, message = "missing", "没有提交 %s.py" % a.name
         elif import_record is not None and not import_record.get("ok"):
-            status, message = "import_error", _outcome(None, run, import_record, a.name).error
+            status = "syntax_error" if import_record.get("kind") == "syntax" else "import_error"
+            message = _outcome(None, run, import_record, a.name).error
         elif run is not None and run.status != "ok":
             status, message = run.status, run.reason
         for qi, (q, cases) in enumerate(p.questions):
@@ -243,14 +255,14 @@ def _student_result(student_id: str, plans, run, index, points, seconds, grading
 
 def check_file(name: str, file: str | Path | None = None, *, seed: int | None = None,
                limits: Limits | None = None, mode: str | None = None, public: bool = True,
-               points: dict | None = None) -> tuple[StudentResult, int]:
+               points: dict | None = None, python: str | None = None) -> tuple[StudentResult, int]:
     """Run the checks of one assignment on a student's file; returns (result, seed used)."""
     assignment = get_assignment(name)
     path = Path(file) if file else assignment.template
     if seed is None:
         seed = random.SystemRandom().randrange(1, 10 ** 6)
     p = plan(assignment, path, seed=seed, public=public)
-    sandbox = Sandbox(limits or Limits(), mode=mode)
+    sandbox = Sandbox(limits or Limits(), mode=mode, python=python)
     start = time.monotonic()
     run, index = run_plans("check", [p], sandbox, support_dir=path.parent)
     prepare_truth([p])
@@ -274,9 +286,15 @@ class Submission:
 def declared_assignment(path: Path) -> str | None:
     """Read a top-level `ASSIGNMENT = "name"` without executing the file."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (SyntaxError, ValueError, OSError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        # a file with a syntax error still names its assignment: grade it (as a syntax error)
+        match = re.search(r"^ASSIGNMENT\s*=\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']\s*(?:#.*)?$", text, re.M)
+        return match.group(1) if match and match.group(1) in ASSIGNMENTS else None
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                 and node.targets[0].id == "ASSIGNMENT" and isinstance(node.value, ast.Constant) \
@@ -333,12 +351,20 @@ class BatchResult:
     isolation: list  # description lines
     isolation_name: str
     problems: list
+    isolation_headline: str = ""
 
 
 def grade_batch(directory: str | Path, *, assignments: list[str] | None = None, points: dict | None = None,
                 limits: Limits | None = None, jobs: int | None = None, salt: str = "", mode: str | None = None,
-                progress=None) -> BatchResult:
+                progress=None, python: str | None = None, require_isolation: bool = False) -> BatchResult:
+    """Grade every submission under directory.
+
+    python: the interpreter that runs submissions (default: this one); require_isolation: refuse
+    (RuntimeError) unless submissions get their own view of the file system (bubblewrap)."""
     start = time.monotonic()
+    sandbox = Sandbox(limits or Limits(), mode=mode, python=python)
+    if require_isolation:
+        check_isolation(sandbox.isolation)
     points = points or {}
     subs, problems = discover(directory, assignments)
     if assignments:
@@ -351,7 +377,6 @@ def grade_batch(directory: str | Path, *, assignments: list[str] | None = None, 
             reason = q.skip_reason()
             if reason:
                 raise RuntimeError("无法评分 %s/%s: %s" % (a.name, q.qid, reason))
-    sandbox = Sandbox(limits or Limits(), mode=mode)
     jobs = max(1, jobs or os.cpu_count() or 1)
     plans = {s.student_id: [plan(a, s.files.get(a.name), student_id=s.student_id, salt=salt) for a in graded]
              for s in subs}
@@ -374,10 +399,21 @@ def grade_batch(directory: str | Path, *, assignments: list[str] | None = None, 
             if progress:
                 progress(n, len(subs), res)
     iso = sandbox.isolation
-    return BatchResult(results, graded, points, time.monotonic() - start, iso.describe(), iso.name, problems)
+    return BatchResult(results, graded, points, time.monotonic() - start, iso.describe(), iso.name, problems,
+                       iso.headline())
+
+
+def check_isolation(iso) -> None:
+    """--require-isolation: RuntimeError (one line, what to do) unless the file system is isolated."""
+    if not iso.filesystem:
+        from .isolation import INSTALL_BWRAP
+
+        raise RuntimeError("要求文件系统隔离（--require-isolation），但本机没有: %s。%s；"
+                           "或者明确地不隔离评分: 去掉 --require-isolation 并加 --sandbox nobwrap"
+                           % (iso.no_bwrap_reason or "未使用 bubblewrap", INSTALL_BWRAP))
 
 
 def print_progress(n: int, total: int, res: StudentResult) -> None:
-    extra = "" if res.run_status == "ok" else "  [%s]" % res.run_status
+    extra = "" if res.status == "ok" else "  [%s]" % res.status
     print("[%d/%d] %s %.1f/%.1f%s" % (n, total, res.student_id, res.score, res.max_points, extra),
           file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from .grading import BatchResult, StudentResult
@@ -84,7 +85,8 @@ def gradescope_results(res: StudentResult, *, visibility: str = "visible",
         "visibility": visibility,
         "stdout_visibility": stdout_visibility,
         "tests": tests,
-        "extra_data": dict({"student_id": res.student_id, "run_status": res.run_status}, **(extra or {})),
+        "extra_data": dict({"student_id": res.student_id, "run_status": res.run_status, "status": res.status},
+                           **(extra or {})),
     }
     return data
 
@@ -93,8 +95,23 @@ def question_columns(batch: BatchResult) -> list[str]:
     return ["%s/%s" % (a.name, q.qid) for a in batch.assignments for q in a.questions]
 
 
-def write_outputs(batch: BatchResult, out: str | Path) -> dict:
+def prepare_out_dir(out: str | Path) -> Path:
+    """Create the output folder (and its parents); ValueError with one line when that is impossible."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError("--out %s 是一个文件，不是目录：请给一个目录（不存在时会创建）" % out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / (".homework-write-test-%d" % os.getpid())
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError("无法写入输出目录 %s: %s" % (out, exc.strerror or exc)) from None
+    return out
+
+
+def write_outputs(batch: BatchResult, out: str | Path) -> dict:
+    out = prepare_out_dir(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     (out / "gradescope").mkdir(parents=True, exist_ok=True)
     columns = question_columns(batch)
@@ -104,7 +121,7 @@ def write_outputs(batch: BatchResult, out: str | Path) -> dict:
         for res in batch.students:
             scores = res.question_scores()
             writer.writerow([res.student_id] + [_num(scores.get(c, 0.0)) for c in columns]
-                            + [_num(res.score), _num(res.max_points), res.run_status])
+                            + [_num(res.score), _num(res.max_points), res.status])
     for res in batch.students:
         header = "学号: %s\n" % res.student_id
         (out / "feedback" / (res.student_id + ".txt")).write_text(header + student_report(res) + "\n",
@@ -119,11 +136,13 @@ def write_outputs(batch: BatchResult, out: str | Path) -> dict:
         "max_total": batch.students[0].max_points if batch.students else 0,
         "seconds": round(batch.seconds, 2),
         "isolation": batch.isolation_name,
+        "isolation_headline": batch.isolation_headline,
         "isolation_details": batch.isolation,
         "problems": batch.problems,
         "points": {"%s/%s" % k: v for k, v in batch.points.items()},
         "totals": {r.student_id: r.score for r in batch.students},
         "run_status": {r.student_id: r.run_status for r in batch.students if r.run_status != "ok"},
+        "status": {r.student_id: r.status for r in batch.students if r.status != "ok"},
     }
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return {"grades": out / "grades.csv", "feedback": out / "feedback", "gradescope": out / "gradescope",

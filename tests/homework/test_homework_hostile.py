@@ -1,17 +1,27 @@
 """Hostile submissions are graded as failures with a clear reason; everyone else is graded correctly.
 
-The batch runs once per available sandbox mode: with bubblewrap (if this machine
-has a working bwrap) and without it.  Submissions that attack the file system or
-other processes are only run where the sandbox can stop them (bubblewrap, or a
-throwaway uid when the grader is root); elsewhere those cases are skipped with
-the reason.
+The batch runs once per setup (test_isolation_setups.py makes them):
+
+* ``bwrap``: bubblewrap, this interpreter (a clone outside /tmp);
+* ``bwrap-tmp-venv``: bubblewrap, the submissions run by a virtualenv under /tmp (a clone under /tmp);
+* ``nonroot-bwrap``: the grader is not root (a uid with no account), bubblewrap in a user namespace;
+* ``nonroot-nobwrap``: the grader is not root and has no bubblewrap (same uid as the submissions);
+* ``nobwrap``: this grader without bubblewrap.
+
+A setup this machine cannot make is skipped with the reason.  Submissions that attack the
+file system or other processes are only run where the sandbox can stop them (bubblewrap, or
+a throwaway uid when the grader is root); elsewhere those cases are skipped with the reason.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +31,8 @@ from homework.reports import write_outputs
 from homework.sandbox import Limits, detect_isolation
 
 from conftest import REPO
+from test_isolation_setups import (chown_tree, grade_as_nonroot, make_tmp_venv, nonroot_grader,  # noqa: F401
+                                   run_as_nonroot, venv_python)
 
 REFERENCE = ASSIGNMENTS["attention"].solution.read_text(encoding="utf-8")
 TEMPLATE = ASSIGNMENTS["attention"].template.read_text(encoding="utf-8")
@@ -31,7 +43,7 @@ LIMITS = dict(wall_seconds=12.0, cpu_seconds=8, call_seconds=2.0, memory_mb=1024
 @dataclass
 class Hostile:
     sid: str
-    source: str  # may contain @VICTIM@, @SENTINEL@, @OUTDIR@, @PWNED@, @REPO@ (replaced by quoted paths)
+    source: str  # may contain @VICTIM@, @SENTINEL@, @OUTDIR@, @PWNED@, @PREFIX_PWNED@, @REPO@ (quoted paths)
     score: float  # expected score on `attention` (11 points)
     reason: tuple  # at least one of these substrings appears in the student's feedback/report
     needs: str = ""  # "fs" / "proc": needs file-system / process isolation; "nproc": a process limit
@@ -76,7 +88,7 @@ HOSTILES = [
             "exec(open(@VICTIM@).read())\n", 0, ("Error",), needs="fs"),
     Hostile("h11-write-outside",
             "import os\n"
-            "for path in (@VICTIM@, @SENTINEL@, os.path.join(@OUTDIR@, 'pwned.txt'), @PWNED@):\n"
+            "for path in (@VICTIM@, @SENTINEL@, os.path.join(@OUTDIR@, 'pwned.txt'), @PWNED@, @PREFIX_PWNED@):\n"
             "    try:\n"
             "        with open(path, 'w') as f:\n"
             "            f.write('raise SystemExit(\"pwned\")\\n')\n"
@@ -96,17 +108,21 @@ HOSTILES = [
             "        os.kill(target, signal.SIGKILL)\n"
             "    except Exception:\n"
             "        pass\n" + TEMPLATE, 0, ("尚未实现",), needs="proc"),
+    # bad input 3: killing the parent must end only this student's run, in every setup
+    Hostile("h17-kill-parent", "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+            "except OSError:\n    pass\n" + TEMPLATE, 0,
+            ("父进程", "尚未实现")),
 ]
 
 
-def _modes():
-    modes = ["nobwrap"]
+SETUPS = ["bwrap", "bwrap-tmp-venv", "nonroot-bwrap", "nonroot-nobwrap", "nobwrap"]
+
+
+def _bwrap_works() -> bool:
     try:
-        if detect_isolation("auto").bwrap:
-            modes.insert(0, "bwrap")
+        return bool(detect_isolation("auto").bwrap)
     except RuntimeError:
-        pass
-    return modes
+        return False
 
 
 def _supported(hostile, iso) -> str:
@@ -120,21 +136,45 @@ def _supported(hostile, iso) -> str:
     return ""
 
 
-@pytest.fixture(scope="module", params=_modes())
+@pytest.fixture(scope="module", params=SETUPS)
 def hostile_batch(request, private_tmp):
-    mode = request.param
-    iso = detect_isolation(mode)
-    root = private_tmp / ("hostile-" + mode)
+    setup = request.param
+    mode = "nobwrap" if setup.endswith("nobwrap") else "bwrap"
+    if mode == "bwrap" and not _bwrap_works():
+        pytest.skip("本机没有可用的 bubblewrap（见 python -m homework isolation）")
+    python = grader = None
+    cleanup = []
+    if setup.startswith("nonroot"):
+        grader = request.getfixturevalue("nonroot_grader")
+        if mode == "bwrap" and not run_as_nonroot(grader, "auto", [], LIMITS)["bwrap"]:
+            pytest.skip("非 root 用户在本机无法使用 bubblewrap（用户命名空间被禁止）")
+        root = Path(tempfile.mkdtemp(prefix="homework-hostile-", dir="/tmp"))  # the non-root grader's own folder
+        cleanup.append(root)
+        iso = None
+    else:
+        if setup == "bwrap-tmp-venv":
+            clone = make_tmp_venv(getattr(sys, "_base_executable", None) or sys.executable)
+            cleanup.append(clone)
+            python = venv_python(clone)
+        iso = detect_isolation(mode, python)
+        root = private_tmp / ("hostile-" + setup)
     subs, out = root / "submissions", root / "out"
     subs.mkdir(parents=True)
     out.mkdir()
     sentinel = root / "grader-owned.txt"
     sentinel.write_text("grader data\n")
     pwned = "/tmp/homework-pwned-%s.txt" % uuid.uuid4().hex
+    prefix = (Path(grader.python).parent.parent if grader else
+              Path(iso.interpreter.prefix))
+    prefix_pwned = str(prefix / ("homework-pwned-%s.txt" % uuid.uuid4().hex))
     for good in ("good-a", "good-b", "good-z"):
         (subs / good).mkdir()
         (subs / good / "attention.py").write_text(REFERENCE, encoding="utf-8")
     victim = subs / "good-a" / "attention.py"
+    if grader:
+        # what the non-root grader's sandbox will offer (detected by the grader itself during the run;
+        # asserted below) decides which hostile kinds are safe to run
+        iso = _nonroot_expected(mode)
     skipped = {}
     for h in HOSTILES:
         reason = _supported(h, iso)
@@ -144,15 +184,34 @@ def hostile_batch(request, private_tmp):
         (subs / h.sid).mkdir()
         source = h.source
         for key, value in (("@VICTIM@", victim), ("@SENTINEL@", sentinel), ("@OUTDIR@", out), ("@PWNED@", pwned),
-                           ("@REPO@", REPO)):
+                           ("@PREFIX_PWNED@", prefix_pwned), ("@REPO@", REPO)):
             source = source.replace(key, repr(str(value)))
         (subs / h.sid / "attention.py").write_text(source, encoding="utf-8")
-    batch = grade_batch(subs, assignments=["attention"], limits=Limits(**LIMITS), jobs=2, mode=mode)
+    if grader:
+        chown_tree(root, grader.uid)
+        os.chmod(root, 0o700)
+        batch, seen = grade_as_nonroot(grader, subs, ["attention"], mode, LIMITS, home=str(root))
+        assert bool(seen.bwrap) == iso.bwrap and not seen.is_root, seen.headline
+        iso = seen
+    else:
+        batch = grade_batch(subs, assignments=["attention"], limits=Limits(**LIMITS), jobs=2, mode=mode,
+                            python=python)
     write_outputs(batch, out)
     yield {"batch": batch, "students": {s.student_id: s for s in batch.students}, "iso": iso, "victim": victim,
-           "sentinel": sentinel, "out": out, "pwned": pwned, "skipped": skipped}
-    if os.path.exists(pwned):
-        os.unlink(pwned)
+           "sentinel": sentinel, "out": out, "pwned": pwned, "prefix_pwned": prefix_pwned, "skipped": skipped,
+           "setup": setup, "mode": mode}
+    for path in (pwned, prefix_pwned):
+        if os.path.exists(path):
+            os.unlink(path)
+    for path in cleanup:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _nonroot_expected(mode):
+    from types import SimpleNamespace
+
+    bwrap = mode == "bwrap"
+    return SimpleNamespace(bwrap=bwrap, uid_drop=None, is_root=False, process_limit_enforced=True)
 
 
 def test_at_least_ten_hostile_kinds():
@@ -184,16 +243,47 @@ def test_no_file_written_outside_the_sandbox(hostile_batch):
     assert hostile_batch["sentinel"].read_text() == "grader data\n"
     assert not (hostile_batch["out"] / "pwned.txt").exists()
     assert hostile_batch["victim"].read_text(encoding="utf-8") == REFERENCE
+    assert not os.path.exists(hostile_batch["prefix_pwned"])  # nor into the interpreter's virtualenv
     if not hostile_batch["iso"].bwrap:
         pytest.skip("没有 bubblewrap 时 /tmp 对临时 uid 可写（不隔离）；其余断言已通过")
     assert not os.path.exists(hostile_batch["pwned"])
 
 
+def test_isolation_line_names_the_mode(hostile_batch):
+    batch = hostile_batch["batch"]
+    assert batch.isolation_headline.startswith("隔离方式: " + batch.isolation_name)
+    assert batch.isolation_name.startswith("bwrap" if hostile_batch["mode"] == "bwrap" else "rlimits")
+    if hostile_batch["mode"] == "bwrap":
+        assert "文件系统隔离" in batch.isolation_headline and "没有文件系统隔离" not in batch.isolation_headline
+    else:
+        assert "没有文件系统隔离" in batch.isolation_headline
+
+
+def test_every_student_is_graded(hostile_batch):
+    """No submission stops the batch: every student has a row, with a reason wherever the run failed."""
+    students = hostile_batch["students"]
+    expected = {"good-a", "good-b", "good-z"} | {h.sid for h in HOSTILES if h.sid not in hostile_batch["skipped"]}
+    assert set(students) == expected
+    with open(hostile_batch["out"] / "grades.csv", encoding="utf-8") as f:
+        assert len(f.read().splitlines()) == len(expected) + 1
+    for sid, student in students.items():
+        assert (student.status == "ok") == (student.run_status == "ok" and
+                                            all(a.status == "ok" for a in student.assignments)), sid
+        if student.run_status != "ok":
+            assert student.run_reason, sid
+
+
 def test_no_sandbox_process_survives(hostile_batch):
+    """Nothing this batch started is left: no process of its throwaway uids, none that names its sandbox
+    folders (homework-sb-<grader pid>-...).  Only this run's graders count: other test runs on the same
+    machine may be grading at the same time."""
     from homework.sandbox import SANDBOX_UID_BASE, _proc_table
 
-    leftovers = [row for row in _proc_table() if SANDBOX_UID_BASE <= row[1] < SANDBOX_UID_BASE + 10 ** 6]
+    graders = [os.getpid()] + [p for p in [getattr(hostile_batch["iso"], "grader_pid", None)] if p]
+    pools = [SANDBOX_UID_BASE + (pid % 15_000) * 64 for pid in graders]
+    leftovers = [row for row in _proc_table() if any(base <= row[1] < base + 64 for base in pools)]
     assert not leftovers
+    markers = [b"homework-sb-%d-" % pid for pid in graders]
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
@@ -201,4 +291,4 @@ def test_no_sandbox_process_survives(hostile_batch):
                     cmdline = f.read()
             except OSError:
                 continue
-            assert b"homework-sb-" not in cmdline and b"/sandbox/runner.py" not in cmdline, cmdline
+            assert not any(m in cmdline for m in markers), cmdline
