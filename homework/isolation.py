@@ -50,8 +50,9 @@ class Interpreter:
             return cls._make(sys.executable, sys.prefix, sys.base_prefix)
         python = os.path.abspath(python)
         try:
-            proc = subprocess.run([python, "-I", "-c", "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix]))"],
-                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix]))"
+            proc = subprocess.run([python, "-I", "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=60)
             prefix, base_prefix = json.loads(proc.stdout)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             raise ValueError("无法运行沙箱用的 Python 解释器 %s: %s" % (python, exc)) from None

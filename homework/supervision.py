@@ -49,7 +49,9 @@ class Limits:
 class RunResult:
     """What came back from one sandboxed run."""
 
-    status: str  # ok | timeout | cpu_limit | memory_limit | output_limit | result_limit | process_limit | exited | crashed | setup_error
+    # ok | timeout | cpu_limit | memory_limit | output_limit | result_limit | process_limit | exited | crashed
+    # | setup_error
+    status: str
     reason: str  # Chinese, for feedback; "" when status == "ok"
     imports: dict = field(default_factory=dict)  # module -> import record
     calls: dict = field(default_factory=dict)  # call id -> call record

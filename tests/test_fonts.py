@@ -3,8 +3,6 @@ import subprocess
 import sys
 import warnings
 
-import pytest
-
 LABEL = "注意力权重：缩放前后的方差（训练步数 −1）"
 
 

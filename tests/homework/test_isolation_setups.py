@@ -48,7 +48,8 @@ def one(st):
 
 with ThreadPoolExecutor(job.get("jobs", 2)) as pool:
     results = dict(pool.map(one, job["students"]))
-json.dump({"grader_pid": os.getpid(), "name": iso.name, "headline": iso.headline(), "bwrap": iso.bwrap, "uid_drop": iso.uid_drop,
+json.dump({"grader_pid": os.getpid(), "name": iso.name, "headline": iso.headline(), "bwrap": iso.bwrap,
+           "uid_drop": iso.uid_drop,
            "is_root": iso.is_root, "process_limit_enforced": iso.process_limit_enforced, "keeper": iso.keeper,
            "filesystem": iso.filesystem, "describe": iso.describe(), "interpreter_prefix": iso.interpreter.prefix,
            "results": results}, sys.stdout)
