@@ -1,116 +1,228 @@
-"""Throughput benchmark: training and inference examples/s and tokens/s, peak memory, metric.
+"""Benchmark: training and inference throughput, eager vs exported engines, peak memory,
+agreement of the engines' outputs, and (dual tower) retrieval latency.
 
-`python -m tasks bench` runs the measurement twice in fresh processes, once with
-Paddle's default CPU settings and once with the package's tuned ones (they must
-be set before paddle is imported, hence the subprocesses), and writes both side
-by side as JSON.
+`python -m tasks bench` runs the measurement in fresh processes, once with Paddle's default CPU
+settings and once with the package's tuned ones (they must be set before paddle is imported), and
+writes both side by side as JSON. Nothing here asks which task it measures: every task's model is
+trained through ``model(...)`` and run through the same runners as `predict`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.config import TASK_NAMES, setting
 from tasks.cpu import TUNED_ENV_KEYS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BenchSpec:
+    task: str = setting("classification", "task to measure", choices=TASK_NAMES)
+    model: str = setting("e5-small-zh@4", "model (the demo's classification model by default)")
+    train_steps: int = setting(20, "timed training steps", minimum=1)
+    batch_size: int = setting(32, "training batch size", minimum=1)
+    max_length: int = setting(128, "tokens per example", minimum=8)
+    infer_examples: int = setting(512, "dev examples run through each inference engine", minimum=1)
+    retrieval_sizes: str = setting("10000,100000", "dual_tower: candidate counts for the search latency")
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def real_tokens(batch: dict, pad_id: int) -> int:
-    return int(sum(int((batch[k] != pad_id).sum()) for k in ("input_ids", "a_ids", "b_ids") if k in batch))
+def real_tokens(batch: dict, pad_id: int, keys) -> int:
+    return int(sum(int((batch[k] != pad_id).sum()) for k in keys))
 
 
-def measure(task: str, model: str, train_steps: int, batch_size: int, max_length: int,
-            infer_examples: int, data: str = "offline") -> dict:
-    import paddle
+def measure_training(task, model, features, spec: BenchSpec) -> dict:
+    from tasks.config import TrainConfig
+    from tasks.engine.batching import make_loader
+    from tasks.engine.trainer import make_optimizer, model_inputs
 
-    from tasks.engine.batching import iterate_in_order, make_loader
-    from tasks.engine.runner import load_split, labels_for, task_class
-    from tasks.engine.trainer import TrainConfig, make_optimizer
-
-    task_name, model_name = task, model
-    task_cls = task_class(task_name)
-    train_ex = load_split(task_cls, data, "train", limit=train_steps * batch_size + 2 * batch_size)
-    dev_ex = load_split(task_cls, data, "dev", limit=infer_examples)
-    task = task_cls(model_name, labels_for(task_cls, train_ex), max_length)
-    train_f, dev_f = task.encode_all(train_ex), task.encode_all(dev_ex)
-    paddle.seed(0)
-    model = task.build_model(model_name)
-    config = TrainConfig(max_steps=train_steps + 2, batch_size=batch_size, progress=False)
+    config = TrainConfig(max_steps=spec.train_steps + 2, batch_size=spec.batch_size, progress=False)
     optimizer, schedule = make_optimizer(model, config, config.max_steps)
-    loader, _ = make_loader(train_f, task.collate_fn(), batch_size, shuffle=True)
+    loader, _ = make_loader(features, task.collate_fn(), spec.batch_size, shuffle=True)
     model.train()
     examples = tokens = 0
     started = None
     for step, batch in enumerate(loader):
         if step == 2:  # the first steps pay one-off allocation costs
             started = time.perf_counter()
-        loss = task.loss(model, batch)
+        loss = task.loss(model(*model_inputs(model, batch)), batch, model)
         loss.backward()
         optimizer.step()
         schedule.step()
         optimizer.clear_grad()
         if step >= 2:
-            examples += len(next(iter(batch.values())))
-            tokens += real_tokens(batch, task.pad_id)
+            examples += len(batch[model.train_inputs[0]])
+            tokens += real_tokens(batch, task.pad_id, [k for k in model.train_inputs if k.endswith("ids")
+                                                        and k != "token_type_ids"])
         if step + 1 >= config.max_steps:
             break
-    train_s = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return {"examples_per_s": round(examples / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "steps_timed": spec.train_steps, "peak_rss_mb_after": round(peak_rss_mb(), 1)}
 
-    model.eval()
-    collate = task.collate_fn()
-    infer_tokens = 0
-    t = time.perf_counter()
-    with paddle.no_grad():
-        for _, batch in iterate_in_order(dev_f, collate, 64):
-            (task.embed_ids(model, batch["a_ids"]) if task_name == "dual_tower" else
-             task.emissions(model, batch) if task_name == "ner" else task.logits(model, batch))
-            infer_tokens += real_tokens(batch, task.pad_id)
-    infer_s = time.perf_counter() - t
-    metrics = task.evaluate(model, dev_f)
-    return {
-        "train_examples_per_s": round(examples / train_s, 2), "train_tokens_per_s": round(tokens / train_s, 1),
-        "train_steps_timed": config.max_steps - 2,
-        "infer_examples_per_s": round(len(dev_f) / infer_s, 2), "infer_tokens_per_s": round(infer_tokens / infer_s, 1),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "metric_name": task.main_metric, "metric_after_timed_steps": round(float(metrics[task.main_metric]), 4),
-        "metric_note": f"dev subset of {len(dev_f)} after {config.max_steps} training steps: a sanity check, not a result",
+
+def inference_batches(task, model, features, batch_size: int = 64) -> list[dict]:
+    """The runner inputs of the dev features, length-sorted as evaluation batches them."""
+    from tasks.engine.batching import iterate_in_order, pad_collator
+
+    keys = model.infer_inputs
+    if not all(k in features[0] for k in keys):  # dual tower: embed the a-texts alone
+        features = [{"input_ids": f["a_ids"], "length": len(f["a_ids"])} for f in features]
+        return [b for _, b in iterate_in_order(features, pad_collator({"input_ids": task.pad_id}), batch_size)]
+    return [b for _, b in iterate_in_order(features, task.collate_fn(), batch_size)]
+
+
+def measure_engine(runner, batches, pad_id: int) -> tuple[dict, list]:
+    import numpy as np
+
+    runner(batches[0])  # warm-up: graph optimisation, oneDNN primitive creation
+    outputs, examples, tokens = [], 0, 0
+    started = time.perf_counter()
+    for batch in batches:
+        outputs.append(runner(batch))
+        examples += len(batch["input_ids"])
+        tokens += int((np.asarray(batch["input_ids"]) != pad_id).sum())
+    seconds = time.perf_counter() - started
+    return ({"examples_per_s": round(examples / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+             "peak_rss_mb_after": round(peak_rss_mb(), 1)}, outputs)
+
+
+def agreement(reference: list, other: list) -> dict:
+    import numpy as np
+
+    diffs, same = [], True
+    for ref_batch, out_batch in zip(reference, other):
+        for ref, out in zip(ref_batch, out_batch):
+            if np.issubdtype(ref.dtype, np.floating):
+                diffs.append(float(np.abs(ref - out).max()))
+            else:
+                same &= bool(np.array_equal(ref, out))
+    return {"max_abs_diff": max(diffs) if diffs else 0.0, "integer_outputs_identical": same}
+
+
+def measure_retrieval(task, runner, sizes, dim: int, queries: list[str]) -> dict:
+    import numpy as np
+
+    from tasks.retrieval import Index
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for size in sizes:
+        index = Index.__new__(Index)
+        vectors = rng.standard_normal((size, dim)).astype(np.float32)
+        index.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        task.embed_texts(runner, queries[:1])  # warm-up
+        started = time.perf_counter()
+        for q in queries:
+            index.top_k(task.embed_texts(runner, [q]), 10)
+        per_query = (time.perf_counter() - started) / len(queries)
+        started = time.perf_counter()
+        for q in queries:
+            index.top_k(np.asarray(index.vectors[:1]), 10)
+        search_only = (time.perf_counter() - started) / len(queries)
+        out[str(size)] = {"ms_per_query": round(per_query * 1000, 2), "ms_top10_only": round(search_only * 1000, 2)}
+    return out
+
+
+def measure(task: str, model: str, train_steps: int, batch_size: int, max_length: int, infer_examples: int,
+            retrieval_sizes: str = "10000,100000", data: str = "offline") -> dict:
+    import paddle
+
+    from tasks.engine import checkpoint, inference
+    from tasks.engine.checkpoint import task_class
+    from tasks.engine.runner import labels_for, load_split
+
+    spec = BenchSpec(task, model, train_steps, batch_size, max_length, infer_examples, retrieval_sizes)
+    task_cls = task_class(task)
+    train_ex = load_split(task_cls, data, "train", limit=(train_steps + 2) * batch_size)
+    dev_ex = load_split(task_cls, data, "dev", limit=infer_examples)
+    labels, names = labels_for(task_cls, train_ex, data=data)
+    task_obj = task_cls(model, labels, max_length, label_names=names)
+    train_f, dev_f = task_obj.encode_all(train_ex), task_obj.encode_all(dev_ex)
+    paddle.seed(0)
+    net = task_obj.build_model(model)
+    result = {"train": measure_training(task_obj, net, train_f, spec)}
+    net.eval()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint.save(task_obj, net, Path(tmp))
+        formats = ("paddle", "onnx") if inference.engine_available("onnx") else ("paddle",)
+        started = time.perf_counter()
+        inference.export(Path(tmp), task_obj, net, formats)
+        result["export_seconds"] = round(time.perf_counter() - started, 2)
+        batches = inference_batches(task_obj, net, dev_f)
+        engines = {"eager": inference.EagerRunner(net)}
+        for name in inference.AUTO_ORDER:
+            if name == "onnx" and "onnx" not in formats:
+                continue
+            engines[name] = inference.open_runner(Path(tmp), net, name)
+        reference = None
+        result["inference"] = {}
+        for name, runner in engines.items():
+            numbers, outputs = measure_engine(runner, batches, task_obj.pad_id)
+            if reference is None:
+                reference = outputs
+            else:
+                numbers |= agreement(reference, outputs)
+                numbers["speedup_vs_eager"] = round(numbers["examples_per_s"] /
+                                                    result["inference"]["eager"]["examples_per_s"], 2)
+            result["inference"][name] = numbers
+        metrics = task_obj.evaluate(engines["eager"], dev_f)
+        if hasattr(task_obj, "embed_texts"):
+            fastest = max(result["inference"], key=lambda n: result["inference"][n]["examples_per_s"])
+            queries = [e["text_a"] for e in dev_ex[:50]]
+            sizes = [int(s) for s in retrieval_sizes.split(",") if s.strip()]
+            result["retrieval"] = {"engine": fastest, "queries": len(queries),
+                                   "by_candidates": measure_retrieval(task_obj, engines[fastest], sizes,
+                                                                      net.hidden_size, queries)}
+    result.update({
+        "metric_name": task_obj.main_metric, "metric_after_timed_steps": round(float(metrics[task_obj.main_metric]), 4),
+        "metric_note": f"dev subset of {len(dev_f)} after {train_steps + 2} training steps: a sanity check, not a result",
         "cpu_env": {k: os.environ.get(k) for k in TUNED_ENV_KEYS},
-    }
+    })
+    return result
 
 
 def run_bench(args):
-    out = Path(args.out or REPO_ROOT / "runs" / "bench" / f"{args.task}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    spec = {"task": args.task, "model": args.model, "train_steps": args.train_steps, "batch_size": args.batch_size,
-            "max_length": args.max_length, "infer_examples": args.infer_examples}
+    from tasks.config import from_args
+    from tasks.io import write_json
+
+    spec = from_args(BenchSpec, args)
+    out = Path(args.out or REPO_ROOT / "runs" / "bench" / f"{spec.task}.json")
     settings = {"tuned": {}} if args.no_compare else {"paddle_defaults": {"COURSE_CPU_DEFAULTS": "1"}, "tuned": {}}
-    report = {"spec": spec, "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                                        "python": platform.python_version()}}
+    report = {"spec": dataclasses.asdict(spec),
+              "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                          "python": platform.python_version()}}
     for label, extra_env in settings.items():
         env = {k: v for k, v in os.environ.items() if k not in TUNED_ENV_KEYS and k != "COURSE_CPU_DEFAULTS"}
         env.update(extra_env)
-        print(f"bench {args.task} / {args.model}: {label} CPU settings ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, "-m", "tasks.bench", json.dumps(spec)], env=env, cwd=REPO_ROOT,
-                              capture_output=True, text=True)
+        print(f"bench {spec.task} / {spec.model}: {label} CPU settings ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, "-m", "tasks.bench", json.dumps(dataclasses.asdict(spec))], env=env,
+                              cwd=REPO_ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"bench worker failed ({label}):\n{proc.stderr[-3000:]}")
         report[label] = json.loads(proc.stdout.strip().splitlines()[-1])
     if "paddle_defaults" in report:
-        report["speedup_train"] = round(report["tuned"]["train_examples_per_s"] / report["paddle_defaults"]["train_examples_per_s"], 2)
-        report["speedup_infer"] = round(report["tuned"]["infer_examples_per_s"] / report["paddle_defaults"]["infer_examples_per_s"], 2)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(out)
+        report["speedup_tuned_cpu_settings"] = {
+            part: round(report["tuned"][part]["examples_per_s"] / report["paddle_defaults"][part]["examples_per_s"], 2)
+            for part in ("train",)} | {
+            "inference_eager": round(report["tuned"]["inference"]["eager"]["examples_per_s"] /
+                                     report["paddle_defaults"]["inference"]["eager"]["examples_per_s"], 2)}
+    write_json(out, report)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     print(out)
 
@@ -120,5 +232,4 @@ if __name__ == "__main__":  # worker: python -m tasks.bench '<spec json>'
     from tasks.cli import quiet_logs
 
     quiet_logs(False)
-    result = measure(**json.loads(sys.argv[1]))
-    print(json.dumps(result))
+    print(json.dumps(measure(**json.loads(sys.argv[1]))))

@@ -26,7 +26,6 @@ sha256 of (seed, text), not from a PRNG, so two builds give byte-identical files
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -37,10 +36,11 @@ from importlib import metadata
 from pathlib import Path
 
 from tasks.datasets import (
-    DATA_DIR, NER_TYPES, OFFLINE_DIRS, OFFLINE_EXT, SPLITS, DataError, Repairs, atomic_write,
+    DATA_DIR, NER_TYPES, OFFLINE_DIRS, OFFLINE_EXT, SPLITS, DataError, Repairs,
     is_valid_bio, normalize_text, read_lines, repair_bio, write_classification, write_conll,
     write_matching,
 )
+from tasks.io import atomic_write, sha256_file, sha256_text
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +89,8 @@ chance is 0.5. See data/manifest.json for counts and sha256.
 # ----------------------------------------------------------------------------- helpers
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _key(*parts) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    return sha256_text("\x1f".join(str(p) for p in parts))
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:

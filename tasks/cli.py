@@ -1,4 +1,5 @@
-"""Command line: python -m tasks {prepare,data,models,train,evaluate,predict,demo,bench}."""
+"""Command line: python -m tasks COMMAND. Flags of train and bench are generated from the
+dataclasses in tasks/config.py and the task folders' Options, so their defaults live in one place."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +11,12 @@ import time
 from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
+from tasks.config import TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, from_args
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TASK_NAMES = ("classification", "ner", "single_tower", "dual_tower")
-DEFAULT_MODEL = "e5-small-zh"
+ENGINES = ("auto", "eager", "paddle-inference", "onnx")
+ENGINE_HELP = ("eager (dygraph) | paddle-inference (oneDNN) | onnx (onnxruntime) | auto (default): the fastest "
+               "exported engine that is installed, else eager")
 
 DESCRIPTION = """\
 预训练语言模型课程练习包 / Course exercises for pretrained language models.
@@ -39,7 +42,7 @@ Typical use:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tasks", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show PaddleNLP's own log lines")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Paddle's and PaddleNLP's own log lines")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("prepare", help="build the offline datasets and the offline encoder (idempotent)")
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--task", choices=TASK_NAMES, help="fail unless the checkpoint is of this task")
     ev.add_argument("--labels", help="label file to check against the checkpoint's labels")
     ev.add_argument("--limit", type=int, help="evaluate on a fixed random subset of this size")
+    ev.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
 
     pr = sub.add_parser("predict", help="predict with a saved checkpoint, one input per line "
                                         "(classification/ner: a text; matching: text_a<TAB>text_b)")
@@ -77,75 +81,61 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--task", choices=TASK_NAMES, help="fail unless the checkpoint is of this task")
     pr.add_argument("--labels", help="label file to check against the checkpoint's labels")
     pr.add_argument("--json", action="store_true", help="print JSON lines instead of a readable table")
+    pr.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
+
+    ex = sub.add_parser("export", help="save a checkpoint's forward pass as a static graph (Paddle Inference / ONNX)")
+    ex.add_argument("--checkpoint", required=True, help="directory written by train (…/best)")
+    ex.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
+                    help="paddle: a Paddle Inference graph; onnx: that graph and its onnxruntime conversion")
+
+    ix = sub.add_parser("index", help="dual tower: embed a text corpus once, for `search`")
+    ix.add_argument("--checkpoint", required=True, help="a dual_tower checkpoint (…/best)")
+    ix.add_argument("--corpus", required=True, help="UTF-8 file, one text per line")
+    ix.add_argument("--out", required=True, help="index directory to write")
+    ix.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
+    ix.add_argument("--batch-size", type=int, default=128)
+
+    se = sub.add_parser("search", help="dual tower: the top-k texts of an index for each query line")
+    se.add_argument("--index", required=True, help="directory written by `index`")
+    se.add_argument("--checkpoint", help="query encoder (default: the checkpoint the index was built with)")
+    se.add_argument("--top-k", type=int, default=10)
+    se.add_argument("--rerank", help="a single_tower checkpoint that re-scores the top-k (cross-encoder)")
+    se.add_argument("--input", default="-", help="file with one query per line, or - for stdin (default)")
+    se.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
+    se.add_argument("--json", action="store_true", help="print JSON lines")
 
     demo = sub.add_parser("demo", help="fine-tune all four tasks on the offline default (<= 15 min on 2 cores)")
     demo.add_argument("--out", help="run folder (default runs/demo-<time>)")
     demo.add_argument("--model", default=None, help="override the model of every task")
     demo.add_argument("--quick", action="store_true", help="tiny settings, for smoke tests (a minute)")
 
-    bench = sub.add_parser("bench", help="training / inference throughput, peak memory and metric, as JSON")
-    bench.add_argument("--task", choices=TASK_NAMES, default="classification")
-    bench.add_argument("--model", default=DEFAULT_MODEL + "@4")
-    bench.add_argument("--train-steps", type=int, default=20)
-    bench.add_argument("--batch-size", type=int, default=32)
-    bench.add_argument("--max-length", type=int, default=128)
-    bench.add_argument("--infer-examples", type=int, default=512)
+    from tasks.bench import BenchSpec
+
+    bench = sub.add_parser("bench", help="training and inference throughput (eager vs exported), peak memory, "
+                                         "retrieval latency, as JSON")
+    add_arguments(bench, BenchSpec)
     bench.add_argument("--out", default=None, help="JSON file (default runs/bench/<task>.json)")
-    bench.add_argument("--no-compare", action="store_true",
-                       help="skip the run with Paddle's default CPU settings")
+    bench.add_argument("--no-compare", action="store_true", help="skip the run with Paddle's default CPU settings")
     return parser
 
 
+def task_option_classes() -> dict:
+    """Options dataclass -> the tasks that use it."""
+    classes = {}
+    for name, cls in TASK_OPTIONS.items():
+        classes.setdefault(cls, []).append(name)
+    return classes
+
+
 def add_train_args(p):
-    p.add_argument("--task", choices=TASK_NAMES, required=True)
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="e5-small-zh[@layers] | tiny-bert | tiny-ernie | a PaddleNLP name | a local directory")
-    p.add_argument("--data", default="offline",
-                   help="offline | chnsenticorp / lcqmc / msra_ner (online) | a local directory with train/dev/test files")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--max-steps", type=int, default=0, help="> 0 overrides --epochs")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--warmup", type=float, default=0.1, help="< 1: proportion of steps; >= 1: steps")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--max-grad-norm", type=float, default=1.0)
-    p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--save-every", type=int, default=0, help="resume point every N steps (0: at each evaluation)")
-    p.add_argument("--early-stop", type=int, default=0, help="stop after N evaluations without improvement")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--freeze-embeddings", action="store_true",
-                   help="do not train the word-embedding matrix (about 1.5x faster on CPU)")
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--limit-train", type=int, help="train on a fixed random subset of this size")
-    p.add_argument("--limit-dev", type=int)
-    p.add_argument("--limit-test", type=int)
-    p.add_argument("--labels", help="file with one label per line (default: labels seen in train)")
-    p.add_argument("--crf", action="store_true", help="ner: CRF layer + Viterbi decoding instead of softmax")
-    p.add_argument("--pooling", choices=("auto", "cls", "mean"), default="auto",
-                   help="classification / single_tower: [CLS] pooler or mean of tokens (auto: mean for e5-small-zh, else cls)")
-    p.add_argument("--objective", choices=("sbert", "contrastive", "both"), default="both",
-                   help="dual_tower training objective")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_arguments(p, RunConfig)
+    add_arguments(p, TrainConfig, "training")
+    for cls, names in task_option_classes().items():
+        add_arguments(p, cls, "options of " + " / ".join(names))
 
 
-def train_config(args):
-    from tasks.engine.trainer import TrainConfig
-
-    return TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-                       learning_rate=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
-                       max_grad_norm=args.max_grad_norm, eval_every=args.eval_every, save_every=args.save_every,
-                       early_stop=args.early_stop, seed=args.seed, freeze_embeddings=args.freeze_embeddings,
-                       progress=not args.no_progress)
-
-
-def task_options(args) -> dict:
-    if args.task == "ner":
-        return {"crf": args.crf}
-    if args.task == "dual_tower":
-        return {"objective": args.objective}
-    return {"pooling": args.pooling}
+def task_options(args):
+    return from_args(TASK_OPTIONS[args.task], args)
 
 
 def cmd_prepare(args):
@@ -199,49 +189,83 @@ def cmd_models(args):
 def cmd_train(args):
     from tasks import models
 
-    models.resolve(args.model)  # a bad or unreachable name fails before paddle is imported
+    run, train = from_args(RunConfig, args), from_args(TrainConfig, args)
+    options = task_options(args)
+    models.resolve(run.model)  # a bad or unreachable name fails before the data is read
     from tasks.engine.runner import run_train
 
-    limits = {"train": args.limit_train, "dev": args.limit_dev, "test": args.limit_test}
-    results = run_train(args.task, args.model, args.data, Path(args.out), train_config(args),
-                        max_length=args.max_length, options=task_options(args), limits=limits,
-                        labels_file=args.labels, resume=args.resume)
+    results = run_train(run.task, run.model, run.data, Path(run.out), train, max_length=run.max_length,
+                        options=options, limits=run.limits, labels_file=run.labels, resume=run.resume,
+                        overwrite=run.overwrite)
     print(json.dumps({k: results[k] for k in ("task", "model", "train_examples", "minutes", "metric_name", "metric")},
                      ensure_ascii=False))
-    print(Path(args.out) / "results.json")
+    print(Path(run.out) / "results.json")
 
 
 def cmd_evaluate(args):
     from tasks.engine.runner import run_evaluate
 
-    print(json.dumps(run_evaluate(args.checkpoint, args.data, args.split, args.task, args.labels, args.limit),
-                     ensure_ascii=False, indent=2, default=float))
+    print(json.dumps(run_evaluate(args.checkpoint, args.data, args.split, args.task, args.labels, args.limit,
+                                  args.engine), ensure_ascii=False, indent=2, default=float))
+
+
+def read_input_lines(name: str) -> tuple[list[str], str]:
+    """Lines of a file or of stdin (-) as UTF-8; other bytes are an error naming the line."""
+    from tasks.datasets import read_lines
+    from tasks.errors import DataError
+
+    if name != "-":
+        return read_lines(name), name
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").splitlines(), "<stdin>"
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataError(f"not valid UTF-8 (bytes {data[err.start:err.start + 4]!r}); expected UTF-8 text "
+                        "(convert GBK with: iconv -f GBK -t UTF-8)", "<stdin>", line) from None
 
 
 def cmd_predict(args):
-    from tasks.engine.runner import run_predict
-    from tasks.errors import TaskError
+    from tasks.engine.runner import open_checkpoint
 
-    if args.input == "-":
-        lines, source = sys.stdin.read().splitlines(), "<stdin>"
-    else:
-        path = Path(args.input)
-        if not path.is_file():
-            raise TaskError(f"--input {path}: file not found")
-        try:
-            lines, source = path.read_text(encoding="utf-8").splitlines(), str(path)
-        except UnicodeDecodeError as err:
-            raise TaskError(f"{path}: not UTF-8 text ({err})") from None
-    for result in run_predict(args.checkpoint, lines, source, args.task, args.labels):
+    lines, source = read_input_lines(args.input)
+    task, runner = open_checkpoint(args.checkpoint, args.task, args.labels, args.engine)
+    inputs = [task.parse_input_line(line, f"{source}:{i}") for i, line in enumerate(lines, 1)]
+    if not inputs:
+        from tasks.errors import TaskError
+
+        raise TaskError(f"{source}: no input lines")
+    for result in task.predict(runner, inputs):
+        print(json.dumps(result, ensure_ascii=False) if args.json else task.format_prediction(result))
+
+
+def cmd_export(args):
+    from tasks.engine.runner import run_export
+
+    formats = ("paddle", "onnx") if args.format == "onnx" else ("paddle",)
+    print(json.dumps(run_export(args.checkpoint, formats), ensure_ascii=False, indent=2, default=float))
+
+
+def cmd_index(args):
+    from tasks.retrieval import build_index
+
+    print(json.dumps(build_index(args.checkpoint, args.corpus, args.out, args.engine, args.batch_size),
+                     ensure_ascii=False, indent=2))
+
+
+def cmd_search(args):
+    from tasks.retrieval import search_lines
+
+    lines, source = read_input_lines(args.input)
+    for result in search_lines(args.index, lines, source, checkpoint=args.checkpoint, top_k=args.top_k,
+                               rerank=args.rerank, engine=args.engine):
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
-        elif "entities" in result:
-            found = "  ".join(f"[{e['text']}]{e['type']}" for e in result["entities"]) or "(none)"
-            print(f"{result['text']}\t{found}")
-        elif "text_a" in result:
-            print(f"{result['score']:.4f}\t{result['label']}\t{result['text_a']}\t{result['text_b']}")
-        else:
-            print(f"{result['label']}\t{result['probability']:.4f}\t{result['text']}")
+            continue
+        print(f"# {result['query']}")
+        for hit in result["hits"]:
+            extra = f"\trerank {hit['rerank_score']:.4f}" if "rerank_score" in hit else ""
+            print(f"{hit['rank']}\t{hit['score']:.4f}{extra}\t{hit['text']}")
 
 
 def cmd_demo(args):
@@ -257,35 +281,32 @@ def cmd_bench(args):
 
 
 COMMANDS = {"prepare": cmd_prepare, "data": cmd_data, "models": cmd_models, "train": cmd_train,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "demo": cmd_demo, "bench": cmd_bench}
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "index": cmd_index,
+            "search": cmd_search, "demo": cmd_demo, "bench": cmd_bench}
 
 
 def quiet_logs(verbose: bool):
+    """Our own log lines at INFO; Paddle's, PaddleNLP's and Python's warnings only with --verbose."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if verbose:
-        os.environ["COURSE_VERBOSE"] = "1"  # read when the engine imports PaddleNLP
-    else:
-        import warnings
+        os.environ["COURSE_VERBOSE"] = "1"
+        return
+    import warnings
 
-        warnings.filterwarnings("ignore")
+    warnings.filterwarnings("ignore")
+    from tasks.cpu import quiet_paddle
+
+    quiet_paddle()
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    quiet_logs(args.verbose)
-    from tasks.errors import TaskError
-    from tasks.models import ModelError
+    from tasks.errors import CourseError
 
-    user_errors = (TaskError, ModelError)
     try:
-        from tasks.datasets import DataError
-
-        user_errors += (DataError,)
-    except ImportError:
-        pass
-    try:
+        args = build_parser().parse_args(argv)
+        quiet_logs(args.verbose)  # before anything imports paddle
         return COMMANDS[args.command](args) or 0
-    except user_errors as err:
+    except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -49,3 +49,23 @@ def apply_cpu_settings() -> dict:
     for key, value in tuned_env().items():
         os.environ.setdefault(key, value)
     return {k: os.environ.get(k) for k in TUNED_ENV_KEYS}
+
+
+def quiet_paddle() -> None:
+    """Import paddle without its start-up warning about OMP_NUM_THREADS > 1 (set on purpose above),
+    and keep PaddleNLP's INFO lines (every save and load) out of the way. Called by the command
+    lines unless --verbose; other output of the import is passed on."""
+    import contextlib
+    import io
+
+    if "paddle" not in sys.modules:
+        captured = io.StringIO()
+        with contextlib.redirect_stderr(captured):
+            import paddle  # noqa: F401
+        rest = [line for line in captured.getvalue().splitlines()
+                if "OMP_NUM_THREADS" not in line]
+        if rest:
+            print("\n".join(rest), file=sys.stderr)
+    from paddlenlp.utils.log import logger
+
+    logger.set_level("ERROR")

@@ -28,12 +28,12 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
+from tasks.errors import DataError, OfflineError  # noqa: F401  (re-exported)
 from tasks.hub import DOWNLOAD_HOSTS, OFFLINE_ENV, hosts_reachable, offline_requested, paddlenlp_home
+from tasks.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +65,6 @@ FORMATS = {
 
 
 # ----------------------------------------------------------------------------- errors
-
-
-class DataError(ValueError):
-    """Bad input data. ``str(err)`` is ``file:line: what is wrong; what was expected``."""
-
-    def __init__(self, message: str, path: str | os.PathLike | None = None, line: int | None = None):
-        self.path = None if path is None else str(path)
-        self.line = line
-        self.reason = message
-        where = ""
-        if self.path is not None:
-            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
-        super().__init__(where + message)
-
-
-class OfflineError(DataError):
-    """A PaddleNLP dataset that is neither cached nor downloadable right now."""
 
 
 class Repairs:
@@ -146,36 +129,6 @@ def read_lines(path: str | os.PathLike) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return lines
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator:
-    """Open a temp file next to ``path`` for writing; on success ``os.replace`` it into place.
-
-    On any error the temp file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def normalize_text(text: str) -> str:
@@ -629,3 +582,28 @@ def label_list(task: str, examples: Iterable[dict]) -> list[str]:
     if types <= set(NER_TYPES):
         return list(NER_LABELS)
     return ["O"] + [f"{p}-{t}" for t in sorted(types) for p in "BI"]
+
+
+# Human-readable class names of the datasets the package knows (predictions print them).
+LABEL_NAMES = {
+    ("classification", "offline"): {"0": "负面 negative", "1": "正面 positive"},
+    ("classification", "chnsenticorp"): {"0": "负面 negative", "1": "正面 positive"},
+    ("matching", "offline"): {"0": "不匹配 no match", "1": "匹配 match"},
+    ("matching", "lcqmc"): {"0": "不匹配 no match", "1": "匹配 match"},
+}
+
+
+def label_names(task: str, source: str | os.PathLike) -> dict:
+    """label -> readable name, where the dataset has them ({} otherwise)."""
+    return dict(LABEL_NAMES.get((canonical_task(task), str(source).lower()), {}))
+
+
+def check_label_variety(task: str, examples: Sequence[dict], what: str) -> None:
+    """A split with a single class trains or selects on nothing: say so instead of reporting 1.0."""
+    task = canonical_task(task)
+    if task == "ner" or not examples:
+        return
+    found = {ex["label"] for ex in examples}
+    if len(found) < 2:
+        raise DataError(f"{what}: every one of its {len(examples)} examples has label {next(iter(found))!r}; "
+                        "expected at least two classes")

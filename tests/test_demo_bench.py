@@ -30,10 +30,20 @@ def test_quick_demo_prints_table_and_ends_with_results_path(tmp_path, repo_root)
 
 @pytest.mark.parametrize("task", ["classification", "ner", "single_tower", "dual_tower"])
 def test_bench_measures_every_task(task):
-    result = measure(task, "tiny-bert", train_steps=2, batch_size=8, max_length=48, infer_examples=32)
-    for key in ("train_examples_per_s", "train_tokens_per_s", "infer_examples_per_s", "infer_tokens_per_s", "peak_rss_mb"):
-        assert result[key] > 0, key
-    assert result["train_tokens_per_s"] > result["train_examples_per_s"]
+    result = measure(task, "tiny-bert", train_steps=2, batch_size=8, max_length=48, infer_examples=32,
+                     retrieval_sizes="500,2000")
+    assert result["train"]["examples_per_s"] > 0
+    assert result["train"]["tokens_per_s"] > result["train"]["examples_per_s"]
+    engines = result["inference"]
+    assert set(engines) == {"eager", "paddle-inference", "onnx"}
+    for name, numbers in engines.items():
+        assert numbers["examples_per_s"] > 0 and numbers["peak_rss_mb_after"] > 0, name
+        if name != "eager":
+            assert numbers["max_abs_diff"] <= 1e-4 and numbers["integer_outputs_identical"], name
+    assert ("retrieval" in result) == (task == "dual_tower")
+    if task == "dual_tower":
+        for size in ("500", "2000"):
+            assert result["retrieval"]["by_candidates"][size]["ms_per_query"] > 0
     assert 0 <= result["metric_after_timed_steps"] <= 1
 
 

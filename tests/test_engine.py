@@ -11,7 +11,7 @@ import pytest
 
 from tasks.cli import main as cli
 from tasks.engine.runner import load_checkpoint, run_evaluate, run_predict, run_train
-from tasks.engine.task import TaskError
+from tasks.errors import TaskError
 from tasks.engine.trainer import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
@@ -83,7 +83,7 @@ def test_ner_with_crf_trains_and_predicts_entities(tmp_path):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     assert set(results["test"]) >= {"precision", "recall", "f1", "per_type"}
     task, model = load_checkpoint(tmp_path / "best")
-    assert task.use_crf and model.crf.transitions.shape == [7, 7]
+    assert task.options.crf and model.crf.transitions.shape == [7, 7]
     out = run_predict(str(tmp_path / "best"), ["张三在北京大学工作。"])
     assert out[0]["text"] == "张三在北京大学工作。" and len(out[0]["tags"]) == 10
     for entity in out[0]["entities"]:
@@ -96,8 +96,9 @@ def test_dual_tower_threshold_from_dev_and_retrieval(tmp_path):
     test = results["test"]
     assert {"accuracy", "recall@1", "recall@10", "mrr", "threshold"} <= set(test)
     assert 0 <= test["recall@1"] <= test["recall@10"] <= 1
-    meta = json.loads((tmp_path / "best" / "task.json").read_text())
-    assert meta["options"]["threshold"] == pytest.approx(test["threshold"])  # fixed on dev, used on test
+    _, model = load_checkpoint(tmp_path / "best")  # the threshold is saved with the model, fixed on dev
+    assert float(model.scorer.threshold) == pytest.approx(test["threshold"])
+    assert test["threshold"] == pytest.approx(results["dev"]["threshold_tuned_here"])
     scored = run_predict(str(tmp_path / "best"), ["今天天气很好\t今天天气不错"])
     assert -1 <= scored[0]["score"] <= 1
 

@@ -25,15 +25,12 @@ import numpy as np
 import matplotlib.pyplot as plt
 from tasks.datasets import NER_LABELS, is_valid_bio, load_examples
 from tasks.engine.metrics import chunk_scores, entities
-from tasks.engine.runner import load_checkpoint, load_split, run_train, task_class
-from tasks.engine.trainer import TrainConfig
+from tasks import recipes
+from tasks.engine.runner import load_checkpoint, load_split, task_class
 
-MODEL = lu.pick("e5-small-zh@2", "tiny-bert")  # 2 层：几分钟的训练里 F1 比 4 层涨得快（见练习 1）
-LIMITS = lu.pick({"train": 3600, "dev": 200, "test": 1000}, {"train": 48, "dev": 24, "test": 24})
-MAX_LENGTH = 64
-config = TrainConfig(**lu.pick(dict(epochs=1, batch_size=8, learning_rate=5e-4, warmup=0.1, eval_every=150),
-                               dict(max_steps=4, batch_size=16, learning_rate=3e-4, warmup=0.25, eval_every=2)),
-                     freeze_embeddings=True)
+RECIPE = recipes.get("ner", lu.pick("lesson", "quick"))  # 训练设置：课程包的配方（tasks/recipes.py）
+MODEL, LIMITS, MAX_LENGTH = RECIPE.model, RECIPE.limits, RECIPE.max_length
+config = RECIPE.train_config()
 print(MODEL, LIMITS, config)
 
 # %% [markdown]
@@ -84,8 +81,7 @@ print(f"{len(train_subset)} 句，{sum(len(e['tokens']) for e in train_subset)} 
 runs = {}
 for head, crf in (("softmax", False), ("CRF", True)):
     print(f"=== {head} ===")
-    runs[head] = run_train("ner", MODEL, "offline", L.run_dir / f"ner_{head.lower()}", config,
-                           max_length=MAX_LENGTH, options={"crf": crf}, limits=LIMITS)
+    runs[head] = RECIPE.with_options(crf=crf).run_train(L.run_dir / f"ner_{head.lower()}", overwrite=True)
 lu.table([{"输出层": head, "精确率 P": round(r["test"]["precision"], 4), "召回率 R": round(r["test"]["recall"], 4),
            "F1": round(r["test"]["f1"], 4), "用时（分钟）": r["minutes"]} for head, r in runs.items()])
 

@@ -23,20 +23,15 @@ import time
 import numpy as np
 import matplotlib.pyplot as plt
 from tasks.datasets import load_examples
-from tasks.engine.runner import load_checkpoint, load_split, run_train, task_class
-from tasks.engine.trainer import TrainConfig
+from tasks import recipes
+from tasks.engine.runner import load_checkpoint, load_split, task_class
 
-MODEL = lu.pick("e5-small-zh@2", "tiny-bert")
-LIMITS = lu.pick({"train": 4000, "dev": 300, "test": 1000}, {"train": 48, "dev": 24, "test": 32})
-SETTINGS = {  # 任务 -> (最大长度, 训练设置)；单塔的输入是两段话拼在一起，所以更长
-    "single_tower": (96, lu.pick(dict(epochs=1, batch_size=16, learning_rate=2e-4, eval_every=50),
-                                 dict(max_steps=4, batch_size=16, eval_every=2))),
-    "dual_tower": (48, lu.pick(dict(epochs=1, batch_size=32, learning_rate=1e-4, eval_every=25),
-                               dict(max_steps=4, batch_size=16, eval_every=2))),
-}
+# 训练设置：课程包的配方（tasks/recipes.py）；单塔的输入是两段话拼在一起，所以最大长度更长
+RECIPES = {name: recipes.get(name, lu.pick("lesson", "quick")) for name in ("single_tower", "dual_tower")}
+MODEL, LIMITS = RECIPES["dual_tower"].model, RECIPES["dual_tower"].limits
 N_CANDIDATES = lu.pick(200, 12)   # 检索时的候选集合大小
 N_QUERIES = lu.pick(20, 2)        # 计时用的查询个数
-print(MODEL, LIMITS, SETTINGS)
+print(RECIPES)
 
 # %% [markdown]
 # ## 1. 数据
@@ -61,10 +56,9 @@ lu.table([{"text_a": p["text_a"][:40], "text_b": p["text_b"][:40], "匹配": p["
 
 # %%
 results = {}
-for name, (max_length, settings) in SETTINGS.items():
+for name, recipe in RECIPES.items():
     print(f"=== {name} ===")
-    results[name] = run_train(name, MODEL, "offline", L.run_dir / name, TrainConfig(**settings, freeze_embeddings=True),
-                              max_length=max_length, limits=LIMITS)
+    results[name] = recipe.run_train(L.run_dir / name, overwrite=True)
 dual = results["dual_tower"]["test"]
 lu.table([{"模型": {"single_tower": "单塔", "dual_tower": "双塔"}[k], "测试集准确率": round(r["metric"], 4),
            "训练用时（分钟）": r["minutes"]} for k, r in results.items()])
@@ -74,10 +68,11 @@ lu.table([{"模型": {"single_tower": "单塔", "dual_tower": "双塔"}[k], "测
 # e5 本来就是按双塔方式（对比学习的句向量）预训练的模型：
 
 # %%
-zs_task = task_class("dual_tower")(MODEL, ["0", "1"], SETTINGS["dual_tower"][0])
+zs_task = task_class("dual_tower")(MODEL, ["0", "1"], RECIPES["dual_tower"].max_length)
 zs_model = zs_task.build_model(MODEL)          # 预训练权重，没有任何微调
-split = lambda name: load_split(task_class("dual_tower"), "offline", name, LIMITS[name], TrainConfig().seed)
-zs_task.finalize(zs_model, zs_task.encode_all(split("dev")))   # 在开发集上选阈值
+seed = RECIPES["dual_tower"].train_config().seed
+split = lambda name: load_split(task_class("dual_tower"), "offline", name, LIMITS[name], seed)
+zs_task.on_new_best(zs_model, zs_task.evaluate(zs_model, zs_task.encode_all(split("dev"))))   # 在开发集上选阈值
 zero_shot = zs_task.evaluate(zs_model, zs_task.encode_all(split("test")))
 print(f"未微调的双塔: 测试集准确率 {zero_shot['accuracy']:.4f}（阈值 {zero_shot['threshold']:.3f}）")
 
@@ -105,7 +100,7 @@ print({k: round(v, 4) if isinstance(v, float) else v for k, v in dual.items()
 # 下面用测试集里的 `N_CANDIDATES` 条不同的 b 做候选库，取其中有正确答案的 `N_QUERIES` 个 a 做查询，给两个模型计时。
 
 # %%
-test = load_split(task_class("dual_tower"), "offline", "test", LIMITS["test"], TrainConfig().seed)  # 训练时用的同一份测试子集
+test = split("test")  # 训练时用的同一份测试子集
 candidates = sorted({p["text_b"] for p in test})[:N_CANDIDATES]
 where = {text: i for i, text in enumerate(candidates)}
 queries = [(p["text_a"], where[p["text_b"]]) for p in test if p["label"] == "1" and p["text_b"] in where][:N_QUERIES]
@@ -122,14 +117,13 @@ def single_tower_search(query):
 
 
 started = time.perf_counter()
-index = dt_task.embed_texts(dt_model, candidates)                     # 建索引：每条候选编码一次
-index /= np.linalg.norm(index, axis=1, keepdims=True)
+index = dt_task.embed_texts(dt_model, candidates)                     # 建索引：每条候选编码一次（单位向量）
 index_seconds = time.perf_counter() - started
 
 
 def dual_tower_search(query):
     q = dt_task.embed_texts(dt_model, [query])[0]                     # 只编码查询
-    return index @ (q / np.linalg.norm(q))                            # 与所有候选的余弦相似度
+    return index @ q                                                  # 与所有候选的余弦相似度
 
 
 timing = {}
@@ -203,6 +197,6 @@ print(L.elapsed())
 # ## 练习
 #
 # 1. 把单塔的训练数据增加到 8000 对或训练 2 个 epoch（会慢很多），它的准确率能追上双塔吗？
-# 2. 把双塔的训练目标换成只用 `sbert` 或只用 `contrastive`（`run_train(..., options={"objective": "sbert"})`），准确率和 recall@1 怎样变化？
+# 2. 把双塔的训练目标换成只用 `sbert` 或只用 `contrastive`（`RECIPES["dual_tower"].with_options(objective="sbert").run_train(...)`），准确率和 recall@1 怎样变化？
 # 3. 把 `N_CANDIDATES` 加倍，两个模型每个查询的耗时各怎样变化？为什么？
 # 4. 作业 **`transformer_bert`** Q2：一个编码器层有多少参数？单塔每个候选都要把它算一遍，乘以层数和候选数，估计计算量。

@@ -4,17 +4,21 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
+from tasks.fonts import use_cjk_font
+from tasks.io import atomic_path
+
+
+def _figure(**kwargs) -> Figure:
+    """A figure not tied to pyplot's global state or backend (files only, safe in notebooks)."""
+    use_cjk_font()  # labels may be Chinese
+    return Figure(**kwargs)
 
 
 def _save(fig, path: Path):
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
 
 
 def read_log(log_csv: Path) -> list[dict]:
@@ -27,7 +31,8 @@ def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
     rows = read_log(log_csv)
     steps = [int(r["step"]) for r in rows]
     losses = [float(r["loss"]) for r in rows]
-    fig, (ax_loss, ax_dev, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    fig = _figure(figsize=(13, 3.6), layout="constrained")
+    ax_loss, ax_dev, ax_lr = fig.subplots(1, 3)
     ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="per step")
     window = max(1, len(losses) // 20)
     if window > 1:
@@ -52,7 +57,8 @@ def confusion_matrix(gold, pred, labels, out_png: Path, title: str = "") -> Path
     from sklearn.metrics import confusion_matrix as sk_confusion
 
     matrix = sk_confusion(gold, pred, labels=list(range(len(labels))))
-    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
+    fig = _figure(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)

@@ -1,8 +1,6 @@
-"""train / evaluate / predict for any task: the glue between data, task, trainer and plots."""
+"""train / evaluate / predict / export for any task: the glue between data, task, trainer and plots."""
 from __future__ import annotations
 
-import importlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -10,20 +8,17 @@ from pathlib import Path
 import numpy as np
 import paddle
 
-from tasks import datasets, models
-from tasks.engine import plots
-from tasks.engine.task import Task, TaskError, read_task_file
-from tasks.engine.trainer import BEST_DIR, LOG_FILE, TrainConfig, train
+from tasks import datasets
+from tasks.config import TrainConfig
+from tasks.engine import checkpoint, inference, plots
+from tasks.engine.checkpoint import BEST_DIR, RESUME_DIR, task_class  # noqa: F401  (task_class re-exported)
+from tasks.engine.trainer import LOG_FILE, train
+from tasks.errors import TaskError
+from tasks.io import write_json
 
 log = logging.getLogger("tasks")
-TASK_NAMES = ("classification", "ner", "single_tower", "dual_tower")
-TASK_FOLDER = {name: f"tasks.{name}" for name in TASK_NAMES}
-
-
-def task_class(name: str) -> type[Task]:
-    if name not in TASK_FOLDER:
-        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASK_NAMES)}")
-    return importlib.import_module(TASK_FOLDER[name]).TASK
+RESULTS_FILE = "results.json"
+load_checkpoint = checkpoint.load  # (task, model) of a saved checkpoint
 
 
 def load_split(task_cls, data: str, split: str, limit: int | None = None, seed: int = 0) -> list[dict]:
@@ -34,59 +29,89 @@ def load_split(task_cls, data: str, split: str, limit: int | None = None, seed: 
     return examples
 
 
-def labels_for(task_cls, examples: list[dict], labels_file: str | None = None) -> list[str]:
+def read_labels_file(path: str) -> tuple[list[str], dict]:
+    """``label`` or ``label<TAB>name`` per line -> (labels, names)."""
+    file = Path(path)
+    if not file.is_file():
+        raise TaskError(f"--labels {file}: file not found (expected one label per line, optionally label<TAB>name)")
+    labels, names = [], {}
+    for line in datasets.read_lines(file):
+        if not line.strip():
+            continue
+        label, _, name = line.strip().partition("\t")
+        labels.append(label.strip())
+        if name.strip():
+            names[label.strip()] = name.strip()
+    if len(set(labels)) != len(labels):
+        raise TaskError(f"--labels {file}: duplicate labels")
+    if not labels:
+        raise TaskError(f"--labels {file}: no labels")
+    return labels, names
+
+
+def labels_for(task_cls, examples: list[dict], labels_file: str | None = None, data: str = "") -> tuple[list, dict]:
     if labels_file:
-        path = Path(labels_file)
-        if not path.is_file():
-            raise TaskError(f"--labels {path}: file not found (expected one label per line)")
-        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if len(set(labels)) != len(labels):
-            raise TaskError(f"--labels {path}: duplicate labels")
-        return labels
-    return datasets.label_list(task_cls.data_kind, examples)
+        return read_labels_file(labels_file)
+    return datasets.label_list(task_cls.data_kind, examples), datasets.label_names(task_cls.data_kind, data)
+
+
+def encode_split(task, examples: list[dict], what: str) -> list[dict]:
+    try:
+        return task.encode_all(examples, what=what)
+    except TaskError as err:
+        raise TaskError(f"{what}: {err}") from None
+
+
+def check_run_folder(out_dir: Path, resume: bool, overwrite: bool):
+    """A finished or interrupted run is never cleared by accident (its best/ stays until replaced)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TaskError(f"--out {out_dir}: exists and is not a directory; expected a run folder")
+    previous = [name for name in (BEST_DIR, RESUME_DIR, RESULTS_FILE) if (out_dir / name).exists()]
+    if previous and not (resume or overwrite):
+        raise TaskError(f"--out {out_dir} already holds a run ({', '.join(previous)}); use --resume to continue it, "
+                        "--overwrite to replace it, or another --out")
 
 
 def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config: TrainConfig, *,
-              max_length: int = 128, options: dict | None = None, limits: dict | None = None,
-              labels_file: str | None = None, resume: bool = False) -> dict:
+              max_length: int = 128, options=None, limits: dict | None = None,
+              labels_file: str | None = None, resume: bool = False, overwrite: bool = False) -> dict:
     """Train, keep the best dev checkpoint, evaluate it on test, write results.json and plots."""
     limits = limits or {}
     out_dir = Path(out_dir)
+    check_run_folder(out_dir, resume, overwrite)
+    if Path(str(data)).expanduser().is_file():
+        raise TaskError(f"--data {data}: is a file; training needs a directory holding train, dev and test files "
+                        "(a single file would serve as all three and the test score would be on training data)")
     started = time.time()
     task_cls = task_class(task_name)
-    train_ex = load_split(task_cls, data, "train", limits.get("train"), config.seed)
-    dev_ex = load_split(task_cls, data, "dev", limits.get("dev"), config.seed)
-    test_ex = load_split(task_cls, data, "test", limits.get("test"), config.seed)
-    if test_ex and all(e.get("label") == "" for e in test_ex):  # e.g. PaddleNLP's ChnSentiCorp test
+    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed) for split in ("train", "dev", "test")}
+    if splits["test"] and all(e.get("label") == "" for e in splits["test"]):  # e.g. PaddleNLP's ChnSentiCorp test
         log.warning("the test split of %s has no labels; the result has no test metric", data)
-        test_ex = []
-    labels = labels_for(task_cls, train_ex, labels_file)
-    task = task_cls(model_name, labels, max_length, options)
-    train_f = task.encode_all(train_ex, what="training examples")
-    dev_f = task.encode_all(dev_ex, what="dev examples")
-    test_f = task.encode_all(test_ex, what="test examples")
+        splits["test"] = []
+    labels, names = labels_for(task_cls, splits["train"], labels_file, data)
+    task = task_cls(model_name, labels, max_length, options, label_names=names)
+    features = {split: encode_split(task, examples, f"{data} {split} split") for split, examples in splits.items()}
+    for split in ("train", "dev"):
+        datasets.check_label_variety(task_cls.data_kind, splits[split], f"{data} {split} split")
+    out_dir.mkdir(parents=True, exist_ok=True)
     paddle.seed(config.seed)
     model = task.build_model(model_name)
-    state = train(task, model, train_f, dev_f, out_dir, config, resume=resume)
+    state = train(task, model, features["train"], features["dev"], out_dir, config, resume=resume)
     train_minutes = (time.time() - started) / 60
 
-    best = load_checkpoint(out_dir / BEST_DIR, expect_task=task_name)
-    best_task, best_model = best
-    if hasattr(best_task, "finalize") and dev_f:
-        best_task.finalize(best_model, dev_f)
-        best_task.save(best_model, out_dir / BEST_DIR)  # store what finalize fixed (e.g. a threshold)
-    test_metrics = best_task.evaluate(best_model, test_f) if test_f else {}
+    best_task, best_model = checkpoint.load(out_dir / BEST_DIR, expect_task=task_name)
+    test_metrics = best_task.evaluate(best_model, features["test"]) if features["test"] else {}
     results = {
         "task": task_name, "model": model_name, "data": data,
-        "train_examples": len(train_ex), "dev_examples": len(dev_ex), "test_examples": len(test_ex),
-        "steps": state.step, "best_step": state.best_step, "best_dev": state.best_value,
+        **{f"{split}_examples": len(examples) for split, examples in splits.items()},
+        "steps": state.step, "best_step": state.best_step, "best_dev": state.best_value, "dev": state.best_metrics,
         "stopped_early": state.stopped_early, "metric_name": task.main_metric,
         "metric": test_metrics.get(task.main_metric), "test": public(test_metrics),
         "minutes": round((time.time() - started) / 60, 2), "train_minutes": round(train_minutes, 2),
-        "config": vars(config) | {"max_length": max_length, "options": task.options},
+        "config": vars(config) | {"max_length": max_length}, "options": task.describe()["options"],
         "checkpoint": str(out_dir / BEST_DIR),
     }
-    write_json(out_dir / "results.json", results)
+    write_json(out_dir / RESULTS_FILE, results)
     plots.training_curves(out_dir / LOG_FILE, out_dir / "curves.png", title=f"{task_name} / {model_name}")
     if "gold" in test_metrics:
         plots.confusion_matrix(test_metrics["gold"], test_metrics["pred"], best_task.labels, out_dir / "confusion.png",
@@ -99,51 +124,44 @@ def public(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k not in ("gold", "pred")}
 
 
-def write_json(path: Path, data):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
-    tmp.replace(path)
-
-
-def load_checkpoint(directory, expect_task: str | None = None) -> tuple[Task, object]:
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise TaskError(f"checkpoint {directory} does not exist (expected a directory written by `train`, e.g. runs/.../best)")
-    meta = read_task_file(directory)
-    if expect_task and meta.get("task") != expect_task:
-        raise TaskError(f"{directory} is a checkpoint of task {meta.get('task')!r}, not {expect_task!r}; "
-                        f"use `--task {meta.get('task')}` or a checkpoint trained for {expect_task}")
-    task = task_class(meta["task"])(str(directory), meta["labels"], meta["max_length"], meta.get("options"),
-                                    tokenizer=models.load_tokenizer(str(directory)))
-    task.model_name = meta["model"]
-    model = task.build_model(str(directory))
-    model.load_extra(directory)
-    model.eval()
-    return task, model
-
-
-def check_labels(task: Task, labels_file: str | None):
+def check_labels(task, labels_file: str | None):
     if labels_file:
-        given = labels_for(type(task), [], labels_file)
+        given, _ = read_labels_file(labels_file)
         if given != task.labels:
             raise TaskError(f"--labels {labels_file} lists {given}, but the checkpoint was trained with {task.labels}")
 
 
-def run_evaluate(checkpoint: str, data: str, split: str = "test", task_name: str | None = None,
-                 labels_file: str | None = None, limit: int | None = None) -> dict:
-    task, model = load_checkpoint(checkpoint, expect_task=task_name)
+def open_checkpoint(checkpoint_dir: str, task_name: str | None = None, labels_file: str | None = None,
+                    engine: str = "auto"):
+    """(task, runner) for a saved checkpoint: the exported model when there is one, else eager."""
+    task, model = checkpoint.load(checkpoint_dir, expect_task=task_name)
     check_labels(task, labels_file)
+    return task, inference.open_runner(Path(checkpoint_dir), model, engine)
+
+
+def run_evaluate(checkpoint_dir: str, data: str, split: str = "test", task_name: str | None = None,
+                 labels_file: str | None = None, limit: int | None = None, engine: str = "auto") -> dict:
+    task, runner = open_checkpoint(checkpoint_dir, task_name, labels_file, engine)
     examples = load_split(type(task), data, split, limit)
-    metrics = task.evaluate(model, task.encode_all(examples))
-    return {"task": task.name, "checkpoint": str(checkpoint), "data": data, "split": split,
-            "examples": len(examples)} | public(metrics)
+    metrics = task.evaluate(runner, encode_split(task, examples, f"{data} {split} split"))
+    return {"task": task.name, "checkpoint": str(checkpoint_dir), "data": data, "split": split,
+            "examples": len(examples), "engine": runner.engine} | public(metrics)
 
 
-def run_predict(checkpoint: str, lines: list[str], source: str = "<stdin>", task_name: str | None = None,
-                labels_file: str | None = None) -> list[dict]:
-    task, model = load_checkpoint(checkpoint, expect_task=task_name)
-    check_labels(task, labels_file)
+def run_predict(checkpoint_dir: str, lines: list[str], source: str = "<stdin>", task_name: str | None = None,
+                labels_file: str | None = None, engine: str = "auto") -> list[dict]:
+    task, runner = open_checkpoint(checkpoint_dir, task_name, labels_file, engine)
     inputs = [task.parse_input_line(line, f"{source}:{i}") for i, line in enumerate(lines, 1)]
     if not inputs:
         raise TaskError(f"{source}: no input lines")
-    return task.predict(model, inputs)
+    return task.predict(runner, inputs)
+
+
+def run_export(checkpoint_dir: str, formats=("paddle",)) -> dict:
+    """Export, then check the exported engines against the eager model on the checkpoint's own inputs."""
+    task, model = checkpoint.load(checkpoint_dir)
+    target = inference.export(Path(checkpoint_dir), task, model, formats)
+    report = {"checkpoint": str(checkpoint_dir), "export": str(target), "formats": list(formats)}
+    spec = inference.read_export(target)
+    report["seconds"] = spec["seconds"]
+    return report

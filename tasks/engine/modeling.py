@@ -1,0 +1,223 @@
+"""The task models: Layers that own their forward, built from small head Layers.
+
+Each model wraps a PaddleNLP encoder (``BertModel`` / ``ErnieModel`` from ``AutoModel``) and says
+which batch fields it takes:
+
+  ``train_inputs`` -> ``forward(...)``  what the task's loss needs (logits, emissions, embeddings)
+  ``infer_inputs`` -> ``infer(...)``    what prediction needs; this is the function ``export`` saves
+
+A checkpoint is the encoder's ``save_pretrained`` plus the heads' weights in ``head.pdparams``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+import numpy as np
+from paddlenlp.layers import LinearChainCrf
+
+from tasks.errors import TaskError
+
+HEAD_FILE = "head.pdparams"
+ENCODER_PREFIX = "encoder."
+
+
+class Pooling(nn.Layer):
+    """One vector per text: ``cls`` is the encoder's pooler ([CLS] through dense + tanh, as BERT and
+    ERNIE were pretrained), ``mean`` the average of the real tokens (as e5 and Sentence-BERT)."""
+
+    MODES = ("cls", "mean")
+
+    def __init__(self, mode: str):
+        super().__init__()
+        if mode not in self.MODES:
+            raise TaskError(f"pooling {mode!r}: expected one of {self.MODES}")
+        self.mode = mode
+
+    def forward(self, sequence, pooled, mask):
+        if self.mode == "cls":
+            return pooled
+        weights = mask.astype(sequence.dtype).unsqueeze(-1)
+        return (sequence * weights).sum(1) / weights.sum(1)
+
+
+class PairClassifier(nn.Layer):
+    """Sentence-BERT's classifier on [u, v, |u - v|] (Reimers & Gurevych, 2019)."""
+
+    def __init__(self, hidden: int, num_labels: int):
+        super().__init__()
+        self.linear = nn.Linear(3 * hidden, num_labels)
+
+    def forward(self, u, v):
+        return self.linear(paddle.concat([u, v, (u - v).abs()], axis=-1))
+
+
+class CosineScorer(nn.Layer):
+    """Cosine similarity of two embeddings, and the match decision at a threshold tuned on dev
+    (a buffer: saved and exported with the model)."""
+
+    def __init__(self, threshold: float = 0.5):
+        super().__init__()
+        self.register_buffer("threshold", paddle.to_tensor([threshold], dtype="float32"), persistable=True)
+
+    def set_threshold(self, value: float):
+        self.threshold.set_value(paddle.to_tensor([value], dtype="float32"))
+
+    def forward(self, u, v):
+        score = (F.normalize(u, axis=-1) * F.normalize(v, axis=-1)).sum(-1)
+        return score, score >= self.threshold
+
+
+class EncoderModel(nn.Layer):
+    """Base: a PaddleNLP encoder plus head Layers; the attention mask comes from the pad id."""
+
+    train_inputs: tuple = ("input_ids", "token_type_ids")
+    infer_inputs: tuple = ("input_ids", "token_type_ids")   # the arguments of ``infer``, by name
+    infer_outputs: tuple = ("logits",)
+
+    def __init__(self, encoder, pad_id: int):
+        super().__init__()
+        self.encoder = encoder
+        self.pad_id = int(pad_id)
+        self.hidden_size = encoder.config.hidden_size
+        self.dropout = nn.Dropout(encoder.config.hidden_dropout_prob)
+
+    def encode(self, input_ids, token_type_ids=None):
+        """(sequence output, pooled output, mask) of the encoder."""
+        mask = (input_ids != self.pad_id).astype("int64")
+        if token_type_ids is None:
+            token_type_ids = paddle.zeros_like(input_ids)
+        sequence, pooled = self.encoder(input_ids, token_type_ids=token_type_ids, attention_mask=mask)[:2]
+        return sequence, pooled, mask
+
+    def export_extras(self) -> dict:
+        """Values prediction needs besides the graph's outputs (written to export.json)."""
+        return {}
+
+    # -- checkpoint ------------------------------------------------------
+    def head_state(self) -> dict:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(ENCODER_PREFIX)}
+
+    def save(self, directory: Path):
+        self.encoder.save_pretrained(str(directory))
+        paddle.save(self.head_state(), str(Path(directory) / HEAD_FILE))
+
+    def load_head(self, directory: Path):
+        path = Path(directory) / HEAD_FILE
+        if not path.is_file() or path.stat().st_size == 0:
+            raise TaskError(f"{path}: missing or empty; expected the task head's weights written by `train`")
+        try:
+            state = paddle.load(str(path))
+        except Exception as err:  # paddle raises several kinds for a truncated file
+            raise TaskError(f"{path}: cannot be read ({type(err).__name__}); the checkpoint is damaged, "
+                            "train again or use another checkpoint") from None
+        missing = sorted(set(self.head_state()) - set(state))
+        if missing:
+            raise TaskError(f"{path}: lacks {missing[:3]}; it was written for another task head")
+        self.set_state_dict(state)
+
+
+class SequenceClassifier(EncoderModel):
+    """Text (or text pair) -> class logits: pooling, dropout, linear (classification, single tower)."""
+
+    def __init__(self, encoder, pad_id: int, num_labels: int, pooling: str = "cls"):
+        super().__init__(encoder, pad_id)
+        self.pooling = Pooling(pooling)
+        self.classifier = nn.Linear(self.hidden_size, num_labels)
+
+    def forward(self, input_ids, token_type_ids):
+        sequence, pooled, mask = self.encode(input_ids, token_type_ids)
+        return self.classifier(self.dropout(self.pooling(sequence, pooled, mask)))
+
+    def infer(self, input_ids, token_type_ids):
+        return self(input_ids, token_type_ids)
+
+
+def viterbi_decode(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Best tag path per sentence under a linear-chain CRF without start/stop tags (as PaddleNLP's
+    ViterbiDecoder with with_start_stop_tag=False). numpy, so the exported engines decode exactly as
+    the eager model does: the graph gives emissions, this gives tags."""
+    batch, steps, _ = emissions.shape
+    score = emissions[:, 0].astype(np.float64)
+    back = np.zeros((batch, max(steps - 1, 0), emissions.shape[2]), dtype=np.int64)
+    for t in range(1, steps):
+        candidates = score[:, :, None] + transitions[None]          # [batch, from, to]
+        best_from = candidates.argmax(1)
+        new = candidates.max(1) + emissions[:, t]
+        alive = (t < lengths)[:, None]                               # finished sentences keep their score
+        score = np.where(alive, new, score)
+        back[:, t - 1] = np.where(alive, best_from, np.arange(emissions.shape[2])[None])
+    paths = np.zeros((batch, steps), dtype=np.int64)
+    paths[:, -1] = score.argmax(1)
+    for t in range(steps - 1, 0, -1):
+        paths[:, t - 1] = back[np.arange(batch), t - 1, paths[:, t]]
+    return paths
+
+
+class TokenTagger(EncoderModel):
+    """Per-word tag scores (emissions) at the first sub-token of each word; softmax or CRF decoding.
+
+    ``infer`` returns the emissions; ``decode`` turns them into tags (argmax, or Viterbi over the
+    CRF's transition matrix, which export writes beside the graph)."""
+
+    train_inputs = ("input_ids", "token_type_ids", "word_starts")
+    infer_inputs = train_inputs
+    infer_outputs = ("emissions",)
+
+    def __init__(self, encoder, pad_id: int, num_tags: int, crf: bool = False, crf_lr: float = 1.0):
+        super().__init__(encoder, pad_id)
+        self.classifier = nn.Linear(self.hidden_size, num_tags)
+        # crf_lr multiplies the optimiser's rate for the transition matrix only
+        self.crf = LinearChainCrf(num_tags, crf_lr=crf_lr, with_start_stop_tag=False) if crf else None
+
+    def forward(self, input_ids, token_type_ids, word_starts):
+        sequence, _, _ = self.encode(input_ids, token_type_ids)
+        logits = self.classifier(self.dropout(sequence))
+        index = word_starts.unsqueeze(-1).expand([-1, -1, logits.shape[-1]])
+        return paddle.take_along_axis(logits, index, axis=1)
+
+    def infer(self, input_ids, token_type_ids, word_starts):
+        return self(input_ids, token_type_ids, word_starts)
+
+    @staticmethod
+    def word_lengths(word_starts):
+        return (word_starts > 0).astype("int64").sum(-1)  # padded starts are 0; real ones >= 1 ([CLS])
+
+    def export_extras(self) -> dict:
+        return {"transitions": self.crf.transitions.numpy().tolist() if self.crf is not None else None}
+
+    @staticmethod
+    def decode(emissions: np.ndarray, lengths: np.ndarray, transitions) -> np.ndarray:
+        if transitions is None:
+            return emissions.argmax(-1)
+        return viterbi_decode(emissions, lengths, np.asarray(transitions, dtype=np.float64))
+
+
+class DualTower(EncoderModel):
+    """Bi-encoder: one shared encoder embeds each text alone (mean pooling)."""
+
+    train_inputs = ("a_ids", "b_ids")
+    infer_inputs = ("input_ids",)
+    infer_outputs = ("embedding",)
+
+    def __init__(self, encoder, pad_id: int, num_labels: int):
+        super().__init__(encoder, pad_id)
+        self.pooling = Pooling("mean")
+        self.pair_classifier = PairClassifier(self.hidden_size, num_labels)
+        self.scorer = CosineScorer()
+
+    def embed(self, input_ids):
+        sequence, pooled, mask = self.encode(input_ids)
+        return self.pooling(sequence, pooled, mask)
+
+    def forward(self, a_ids, b_ids):
+        u, v = self.embed(a_ids), self.embed(b_ids)
+        return u, v, self.pair_classifier(u, v)
+
+    def infer(self, input_ids):
+        return F.normalize(self.embed(input_ids), axis=-1)
+
+    def export_extras(self) -> dict:
+        return {"threshold": float(self.scorer.threshold.numpy()[0])}
