@@ -11,6 +11,8 @@ for _key, _value in {"MKL_DEBUG_CPU_TYPE": "5", "OMP_NUM_THREADS": "1", "MKL_NUM
                      "GLOG_minloglevel": "2"}.items():
     os.environ.setdefault(_key, _value)  # before anything imports paddle
 
+from tasks.errors import CourseError  # noqa: E402  (after the thread settings above)
+
 
 def _limits(args):
     from .sandbox import Limits
@@ -183,6 +185,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        print("错误: %s" % (exc.args[0] if exc.args else exc), file=sys.stderr)
+    except CourseError as exc:  # the one base of both command lines' user errors
+        print("错误: %s" % exc, file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import HomeworkError, NoIsolation
 from .checks import ASSIGNMENTS, get_assignment
 from .sandbox import Limits, RunResult, Sandbox
 from .spec import Assignment, Case, Check, Outcome, QuestionResult, seeded_rng
@@ -112,7 +113,7 @@ def load_points(path: str | Path | None) -> dict:
     for (name, qid), pts in out.items():
         get_assignment(name).question(qid)  # raises KeyError on typos
         if pts < 0:
-            raise ValueError("分值不能为负: %s/%s" % (name, qid))
+            raise HomeworkError("分值不能为负: %s/%s" % (name, qid))
     return out
 
 
@@ -376,7 +377,7 @@ def grade_batch(directory: str | Path, *, assignments: list[str] | None = None, 
         for q in a.questions:
             reason = q.skip_reason()
             if reason:
-                raise RuntimeError("无法评分 %s/%s: %s" % (a.name, q.qid, reason))
+                raise HomeworkError("无法评分 %s/%s: %s" % (a.name, q.qid, reason))
     jobs = max(1, jobs or os.cpu_count() or 1)
     plans = {s.student_id: [plan(a, s.files.get(a.name), student_id=s.student_id, salt=salt) for a in graded]
              for s in subs}
@@ -408,7 +409,7 @@ def check_isolation(iso) -> None:
     if not iso.filesystem:
         from .isolation import INSTALL_BWRAP
 
-        raise RuntimeError("要求文件系统隔离（--require-isolation），但本机没有: %s。%s；"
+        raise NoIsolation("要求文件系统隔离（--require-isolation），但本机没有: %s。%s；"
                            "或者明确地不隔离评分: 去掉 --require-isolation 并加 --sandbox nobwrap"
                            % (iso.no_bwrap_reason or "未使用 bubblewrap", INSTALL_BWRAP))
 

@@ -21,6 +21,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
+from .errors import HomeworkError, NoIsolation
 from .cgroups import Cgroups
 
 SANDBOX_UID_BASE = 1_900_000_000
@@ -55,7 +56,7 @@ class Interpreter:
                                   text=True, timeout=60)
             prefix, base_prefix = json.loads(proc.stdout)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            raise ValueError("无法运行沙箱用的 Python 解释器 %s: %s" % (python, exc)) from None
+            raise HomeworkError("无法运行沙箱用的 Python 解释器 %s: %s" % (python, exc)) from None
         return cls._make(python, prefix, base_prefix)
 
     @classmethod
@@ -172,7 +173,7 @@ def detect_isolation(mode: str | None = None, python: str | None = None) -> Isol
     python: the interpreter that runs submissions (default: this one)."""
     mode = (mode or os.environ.get("HOMEWORK_SANDBOX") or "auto").lower()
     if mode not in ("auto", "bwrap", "nobwrap"):
-        raise ValueError("HOMEWORK_SANDBOX 必须是 auto / bwrap / nobwrap")
+        raise HomeworkError("HOMEWORK_SANDBOX 必须是 auto / bwrap / nobwrap")
     interp = Interpreter.of(python)
     key = (mode, interp.launch)
     with _isolation_lock:
@@ -204,7 +205,7 @@ def _detect(mode: str, interp: Interpreter) -> Isolation:
                 reason = problem
                 notes.append("找到了 bwrap 但无法使用: %s；已退回无 bubblewrap 模式。" % problem)
         if mode == "bwrap" and not bwrap:
-            raise RuntimeError("要求使用 bubblewrap，但无法使用: %s。%s" % (reason, INSTALL_BWRAP))
+            raise NoIsolation("要求使用 bubblewrap，但无法使用: %s。%s" % (reason, INSTALL_BWRAP))
     uid_drop = None
     if is_root:
         if bwrap:

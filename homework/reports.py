@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from .errors import HomeworkError
 from .grading import BatchResult, StudentResult
 
 GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
@@ -99,14 +100,14 @@ def prepare_out_dir(out: str | Path) -> Path:
     """Create the output folder (and its parents); ValueError with one line when that is impossible."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError("--out %s 是一个文件，不是目录：请给一个目录（不存在时会创建）" % out)
+        raise HomeworkError("--out %s 是一个文件，不是目录：请给一个目录（不存在时会创建）" % out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / (".homework-write-test-%d" % os.getpid())
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise ValueError("无法写入输出目录 %s: %s" % (out, exc.strerror or exc)) from None
+        raise HomeworkError("无法写入输出目录 %s: %s" % (out, exc.strerror or exc)) from None
     return out
 
 

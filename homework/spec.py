@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UnknownName
 from .compare import EXACT, Tolerance, compare, fmt, matches
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -404,7 +405,7 @@ class Assignment:
         for q in self.questions:
             if q.qid == qid:
                 return q
-        raise KeyError(qid)
+        raise UnknownName("作业 %s 没有题目 %r；有: %s" % (self.name, qid, ", ".join(q.qid for q in self.questions)))
 
     @property
     def max_points(self) -> float:

@@ -75,15 +75,12 @@ def measure_training(task, model, features, spec: BenchSpec) -> dict:
             "steps_timed": spec.train_steps, "peak_rss_mb_after": round(peak_rss_mb(), 1)}
 
 
-def inference_batches(task, model, features, batch_size: int = 64) -> list[dict]:
+def inference_batches(task, features, batch_size: int = 64) -> list[dict]:
     """The runner inputs of the dev features, length-sorted as evaluation batches them."""
-    from tasks.engine.batching import iterate_in_order, pad_collator
+    from tasks.engine.batching import iterate_in_order
 
-    keys = model.infer_inputs
-    if not all(k in features[0] for k in keys):  # dual tower: embed the a-texts alone
-        features = [{"input_ids": f["a_ids"], "length": len(f["a_ids"])} for f in features]
-        return [b for _, b in iterate_in_order(features, pad_collator({"input_ids": task.pad_id}), batch_size)]
-    return [b for _, b in iterate_in_order(features, task.collate_fn(), batch_size)]
+    features, collate = task.inference_features(features)
+    return [b for _, b in iterate_in_order(features, collate, batch_size)]
 
 
 def measure_engine(runner, batches, pad_id: int) -> tuple[dict, list]:
@@ -164,7 +161,7 @@ def measure(task: str, model: str, train_steps: int, batch_size: int, max_length
         started = time.perf_counter()
         inference.export(Path(tmp), task_obj, net, formats)
         result["export_seconds"] = round(time.perf_counter() - started, 2)
-        batches = inference_batches(task_obj, net, dev_f)
+        batches = inference_batches(task_obj, dev_f)
         engines = {"eager": inference.EagerRunner(net)}
         for name in inference.AUTO_ORDER:
             if name == "onnx" and "onnx" not in formats:

@@ -496,9 +496,10 @@ def verify(root: str | os.PathLike, manifest: dict | None = None) -> list[str]:
 def load_manifest(root: str | os.PathLike) -> dict | None:
     path = Path(root) / DATA_DIR / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 # ----------------------------------------------------------------------------- build

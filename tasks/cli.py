@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
-from tasks.config import TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, from_args
+from tasks.config import ENGINES, TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, from_args
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("auto", "eager", "paddle-inference", "onnx")
 ENGINE_HELP = ("eager (dygraph) | paddle-inference (oneDNN) | onnx (onnxruntime) | auto (default): the fastest "
                "exported engine that is installed, else eager")
 
@@ -87,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", required=True, help="directory written by train (…/best)")
     ex.add_argument("--format", choices=("paddle", "onnx"), default="paddle",
                     help="paddle: a Paddle Inference graph; onnx: that graph and its onnxruntime conversion")
+    ex.add_argument("--check-data", help="compare the exported engines with the eager model on this data "
+                                         "(offline | a dataset name | a directory): output difference, same predictions")
+    ex.add_argument("--split", default="test", help="the split --check-data uses")
+    ex.add_argument("--limit", type=int, help="check on a fixed random subset of this size")
 
     ix = sub.add_parser("index", help="dual tower: embed a text corpus once, for `search`")
     ix.add_argument("--checkpoint", required=True, help="a dual_tower checkpoint (…/best)")
@@ -157,7 +160,13 @@ def cmd_data(args):
     if args.action == "build":
         print(build_data.summary(build_data.build_all(REPO_ROOT, force=args.force)))
     else:
-        print(build_data.summary(build_data.load_manifest(REPO_ROOT)))
+        manifest = build_data.load_manifest(REPO_ROOT)
+        if manifest is None:
+            from tasks.errors import DataError
+
+            raise DataError("missing or unreadable; run `python -m tasks data build` (or `prepare`)",
+                            REPO_ROOT / "data" / "manifest.json")
+        print(build_data.summary(manifest))
 
 
 def cmd_models(args):
@@ -228,8 +237,8 @@ def read_input_lines(name: str) -> tuple[list[str], str]:
 def cmd_predict(args):
     from tasks.engine.runner import open_checkpoint
 
-    lines, source = read_input_lines(args.input)
     task, runner = open_checkpoint(args.checkpoint, args.task, args.labels, args.engine)
+    lines, source = read_input_lines(args.input)
     inputs = [task.parse_input_line(line, f"{source}:{i}") for i, line in enumerate(lines, 1)]
     if not inputs:
         from tasks.errors import TaskError
@@ -243,7 +252,8 @@ def cmd_export(args):
     from tasks.engine.runner import run_export
 
     formats = ("paddle", "onnx") if args.format == "onnx" else ("paddle",)
-    print(json.dumps(run_export(args.checkpoint, formats), ensure_ascii=False, indent=2, default=float))
+    print(json.dumps(run_export(args.checkpoint, formats, args.check_data, args.split, args.limit),
+                     ensure_ascii=False, indent=2, default=float))
 
 
 def cmd_index(args):

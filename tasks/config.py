@@ -15,6 +15,7 @@ from tasks.errors import TaskError
 
 DEFAULT_MODEL = "e5-small-zh"
 TASK_NAMES = ("classification", "ner", "single_tower", "dual_tower")
+ENGINES = ("auto", "eager", "paddle-inference", "onnx")  # see tasks/engine/inference.py
 
 
 def setting(default: Any, help: str, *, flag: str | None = None, choices=None, minimum=None, above=None,
@@ -106,6 +107,8 @@ class TrainConfig:
     eval_batch_size: int = setting(64, "examples per evaluation batch", minimum=1)
     freeze_embeddings: bool = setting(False, "do not train the word-embedding matrix (about 1.5x faster on CPU)")
     progress: bool = setting(True, "progress bar on a terminal")
+    visualdl: bool = setting(False, "also log loss, learning rate and dev metric to VisualDL "
+                                    "(open with: visualdl --logdir RUN/visualdl)")
 
     def __post_init__(self):
         validate(self)

@@ -321,6 +321,9 @@ def is_valid_bio(tags: Sequence[str], types: Iterable[str] = NER_TYPES) -> bool:
     return set(tags) <= allowed and not _bad_inside(tags)
 
 
+_LINE_WITHOUT_SEPARATOR = re.compile(r"^[^ \t\n]*$", re.M)
+
+
 def read_conll(path: str | os.PathLike, *, labels: Sequence[str] | str | None = NER_LABELS,
                repairs: Repairs | None = None) -> list[dict]:
     """CoNLL char-per-line BIO (``char tag`` or ``char<TAB>tag``; blank line between sentences)."""
@@ -346,7 +349,9 @@ def read_conll(path: str | os.PathLike, *, labels: Sequence[str] | str | None = 
             continue
         tags = fields[1::2]
         # Fast path: every line is exactly "token<one space or TAB>tag" with a known tag.
+        # n separators over n lines, and no line without one: exactly one per line
         if (len(fields) == 2 * n_lines and block.count(" ") + block.count("\t") == n_lines
+                and not _LINE_WITHOUT_SEPARATOR.search(block)
                 and "-DOCSTART-" not in block and all(tag_ok(t) for t in set(tags))):
             keep(fields[0::2], tags, first)
             continue

@@ -164,8 +164,9 @@ def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
 def _guarded(load, source: ModelSource):
     try:
         return load()
-    except (OSError, ValueError, RuntimeError) as err:
-        raise ModelError(f"could not load model {source.name!r} from {source.location}: {err}") from None
+    except Exception as err:  # PaddleNLP and paddle raise many kinds for a damaged or missing file
+        raise ModelError(f"could not load model {source.name!r} from {source.location}: "
+                         f"{type(err).__name__}: {err}".rstrip(": ")) from None
 
 
 def describe(name: str) -> dict:

@@ -218,3 +218,19 @@ def test_each_task_trains_on_local_files_in_the_course_formats(task, folder, rep
     assert results["metric"] is not None
     evaluated = run_evaluate(str(tmp_path / "best"), str(data), "dev")
     assert evaluated["examples"] >= 2
+
+
+def test_visualdl_log_has_the_csv_scalars(tmp_path):
+    from visualdl import LogReader
+
+    config = TrainConfig(max_steps=4, batch_size=8, eval_every=2, progress=False, visualdl=True)
+    run_train("classification", "tiny-bert", "offline", tmp_path, config, max_length=32,
+              limits={"train": 32, "dev": 16, "test": 16})
+    files = list((tmp_path / "visualdl").glob("vdlrecords.*"))
+    assert len(files) == 1
+    reader = LogReader(file_path=str(files[0]))
+    losses = [(r.id, round(r.value, 4)) for r in reader.get_data("scalar", "train/loss")]
+    rows = read_log(tmp_path)
+    assert losses == [(int(r["step"]), round(float(r["loss"]), 4)) for r in rows]
+    dev = [r.id for r in reader.get_data("scalar", "dev/accuracy")]
+    assert dev == [2, 4]

@@ -57,7 +57,7 @@ def test_exported_engines_agree_with_eager(trained, task):
     features = task_obj.encode_all(examples)
     from tasks.bench import inference_batches
 
-    batches = inference_batches(task_obj, model, features)
+    batches = inference_batches(task_obj, features)
     reference = [inference.EagerRunner(model)(b) for b in batches]
     for engine in ("paddle-inference", "onnx"):
         runner = inference.open_runner(best, model, engine)

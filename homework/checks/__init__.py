@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import UnknownName
 from ..spec import Assignment
 from . import attention, concepts, mlm_masking, negative_sampling, rnn_params, transformer_bert
 
@@ -17,4 +18,4 @@ def get_assignment(name: str) -> Assignment:
     try:
         return ASSIGNMENTS[name]
     except KeyError:
-        raise KeyError("没有名为 %r 的作业；可选: %s" % (name, ", ".join(ASSIGNMENTS))) from None
+        raise UnknownName("没有名为 %r 的作业；可选: %s" % (name, ", ".join(ASSIGNMENTS))) from None

@@ -59,6 +59,11 @@ class DualTowerTask(Task):
                 total = total + F.cross_entropy(sims, paddle.arange(pos.shape[0], dtype="int64"))
         return total
 
+    def inference_features(self, features):
+        """Each a-text and b-text on its own: the encoder input of ``DualTower.infer``."""
+        texts = [{"input_ids": f[key], "length": len(f[key])} for f in features for key in ("a_ids", "b_ids")]
+        return texts, pad_collator({"input_ids": self.pad_id})
+
     def embed_texts(self, runner, texts, batch_size=64) -> np.ndarray:
         """Unit-length embeddings, one row per text."""
         features = [{"input_ids": ids, "length": len(ids)} for ids in (self.tokenize(t)["input_ids"] for t in texts)]

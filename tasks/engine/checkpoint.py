@@ -7,9 +7,10 @@ Both are written into a temp folder and swapped into place (tasks.io.atomic_dir)
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import importlib
+import json
 from pathlib import Path
 
 import paddle
@@ -35,8 +36,20 @@ def task_class(name: str):
 
 
 # -- best/ --------------------------------------------------------------------
+@contextlib.contextmanager
+def writing(directory: Path, what: str):
+    """A checkpoint written in a temp folder; a failed write (disk full) is one clear error and the
+    previous checkpoint stays in place."""
+    try:
+        with atomic_dir(directory) as tmp:
+            yield tmp
+    except OSError as err:
+        raise TaskError(f"{directory}: could not write the {what} ({err.strerror or err}); the previous one "
+                        "is kept. Free some space, then continue with --resume") from None
+
+
 def save(task, model, directory: Path):
-    with atomic_dir(directory) as tmp:
+    with writing(directory, "checkpoint") as tmp:
         model.save(tmp)
         task.tokenizer.save_pretrained(str(tmp))
         (tmp / TASK_FILE).write_text(json.dumps(task.describe(), ensure_ascii=False, indent=2), encoding="utf-8")
@@ -88,7 +101,7 @@ def load(directory, expect_task: str | None = None):
 
 # -- last/ --------------------------------------------------------------------
 def save_resume_point(out_dir: Path, model, optimizer, state, train_config, task):
-    with atomic_dir(Path(out_dir) / RESUME_DIR) as tmp:
+    with writing(Path(out_dir) / RESUME_DIR, "resume point") as tmp:
         paddle.save(model.state_dict(), str(tmp / WEIGHTS_FILE))
         paddle.save(optimizer.state_dict(), str(tmp / OPTIMIZER_FILE))
         meta = {"state": dataclasses.asdict(state), "config": dataclasses.asdict(train_config),

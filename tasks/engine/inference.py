@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import paddle
 
+from tasks.config import ENGINES
+from tasks.engine.checkpoint import TASK_FILE
 from tasks.errors import TaskError
 from tasks.io import atomic_dir, sha256_file, write_json
 
@@ -25,7 +27,6 @@ EXPORT_DIR = "inference"
 EXPORT_FILE = "export.json"
 STATIC_PREFIX = "model"
 ONNX_FILE = "model.onnx"
-ENGINES = ("auto", "eager", "paddle-inference", "onnx")
 # Fastest first, as measured by `python -m tasks bench` (benchmarks/bench-*.json).
 AUTO_ORDER = ("paddle-inference", "onnx")
 
@@ -170,9 +171,6 @@ def candidate_ready(spec: dict | None, engine: str) -> bool:
 _RUNNERS = {"paddle-inference": PaddleInferenceRunner, "onnx": OnnxRunner}
 
 
-TASK_FILE = "task.json"
-
-
 def _head_sha(checkpoint: Path) -> str:
     from tasks.engine.modeling import HEAD_FILE
 
@@ -230,7 +228,3 @@ def quiet_native_output():
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
-
-
-def remove_export(checkpoint: Path):
-    shutil.rmtree(Path(checkpoint) / EXPORT_DIR, ignore_errors=True)

@@ -21,8 +21,10 @@ RESULTS_FILE = "results.json"
 load_checkpoint = checkpoint.load  # (task, model) of a saved checkpoint
 
 
-def load_split(task_cls, data: str, split: str, limit: int | None = None, seed: int = 0) -> list[dict]:
-    examples = datasets.load_examples(task_cls.data_kind, data, split)
+def load_split(task_cls, data: str, split: str, limit: int | None = None, seed: int = 0,
+               labels: list | None = None) -> list[dict]:
+    """A split's examples; ``labels`` (from --labels) replaces the reader's default label set."""
+    examples = datasets.load_examples(task_cls.data_kind, data, split, labels=labels)
     if limit and len(examples) > limit:
         rng = np.random.default_rng(seed)  # a fixed random subset, not the first rows (files may be sorted)
         examples = [examples[i] for i in sorted(rng.choice(len(examples), limit, replace=False))]
@@ -72,6 +74,24 @@ def check_run_folder(out_dir: Path, resume: bool, overwrite: bool):
                         "--overwrite to replace it, or another --out")
 
 
+def prepare_run_folder(out_dir: Path):
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise TaskError(f"--out {out_dir}: cannot write there ({err.strerror or err}); "
+                        "expected a writable directory") from None
+
+
+def check_max_length(model, max_length: int, model_name: str):
+    limit = model.encoder.config.max_position_embeddings
+    if max_length > limit:
+        raise TaskError(f"--max-length {max_length}: model {model_name} takes at most {limit} tokens "
+                        f"(its position embeddings); use --max-length {limit} or less")
+
+
 def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config: TrainConfig, *,
               max_length: int = 128, options=None, limits: dict | None = None,
               labels_file: str | None = None, resume: bool = False, overwrite: bool = False) -> dict:
@@ -79,23 +99,28 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     limits = limits or {}
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume, overwrite)
+    if resume and overwrite:
+        raise TaskError("--resume and --overwrite: choose one (continue the run in --out, or replace it)")
     if Path(str(data)).expanduser().is_file():
         raise TaskError(f"--data {data}: is a file; training needs a directory holding train, dev and test files "
                         "(a single file would serve as all three and the test score would be on training data)")
     started = time.time()
     task_cls = task_class(task_name)
-    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed) for split in ("train", "dev", "test")}
+    given_labels = read_labels_file(labels_file)[0] if labels_file else None
+    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed, given_labels)
+              for split in ("train", "dev", "test")}
     if splits["test"] and all(e.get("label") == "" for e in splits["test"]):  # e.g. PaddleNLP's ChnSentiCorp test
         log.warning("the test split of %s has no labels; the result has no test metric", data)
         splits["test"] = []
     labels, names = labels_for(task_cls, splits["train"], labels_file, data)
     task = task_cls(model_name, labels, max_length, options, label_names=names)
-    features = {split: encode_split(task, examples, f"{data} {split} split") for split, examples in splits.items()}
     for split in ("train", "dev"):
         datasets.check_label_variety(task_cls.data_kind, splits[split], f"{data} {split} split")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    features = {split: encode_split(task, examples, f"{data} {split} split") for split, examples in splits.items()}
+    prepare_run_folder(out_dir)
     paddle.seed(config.seed)
     model = task.build_model(model_name)
+    check_max_length(model, max_length, model_name)
     state = train(task, model, features["train"], features["dev"], out_dir, config, resume=resume)
     train_minutes = (time.time() - started) / 60
 
@@ -157,11 +182,37 @@ def run_predict(checkpoint_dir: str, lines: list[str], source: str = "<stdin>", 
     return task.predict(runner, inputs)
 
 
-def run_export(checkpoint_dir: str, formats=("paddle",)) -> dict:
-    """Export, then check the exported engines against the eager model on the checkpoint's own inputs."""
+PREDICTION_KEYS = ("label", "tags", "entities")  # what a prediction decides (scores may differ in the 4th digit)
+
+
+def run_export(checkpoint_dir: str, formats=("paddle",), check_data: str | None = None, split: str = "test",
+               limit: int | None = None) -> dict:
+    """Export; with ``check_data``, compare every exported engine with the eager model on that split:
+    the largest difference of the raw outputs, and whether every prediction is the same."""
     task, model = checkpoint.load(checkpoint_dir)
     target = inference.export(Path(checkpoint_dir), task, model, formats)
-    report = {"checkpoint": str(checkpoint_dir), "export": str(target), "formats": list(formats)}
-    spec = inference.read_export(target)
-    report["seconds"] = spec["seconds"]
+    report = {"checkpoint": str(checkpoint_dir), "export": str(target), "formats": list(formats),
+              "seconds": inference.read_export(target)["seconds"]}
+    if check_data:
+        examples = load_split(type(task), check_data, split, limit)
+        features = encode_split(task, examples, f"{check_data} {split} split")
+        runners = {"eager": inference.EagerRunner(model)}
+        runners |= {e: inference.open_runner(Path(checkpoint_dir), model, e) for e in inference.AUTO_ORDER
+                    if inference.candidate_ready(inference.read_export(target), e)}
+        outputs, predictions, seconds = {}, {}, {}
+        for name, runner in runners.items():
+            started = time.perf_counter()
+            infer_features, collate = task.inference_features(features)
+            outputs[name] = task.run_batches(runner, infer_features, collate=collate)
+            predictions[name] = [{k: p.get(k) for k in PREDICTION_KEYS} for p in task.predict(runner, examples)]
+            seconds[name] = round(time.perf_counter() - started, 2)
+        report["check"] = {"data": check_data, "split": split, "examples": len(examples), "seconds": seconds}
+        for name in runners:
+            if name == "eager":
+                continue
+            diff = max(float(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).max())
+                       for ref, out in zip(outputs["eager"], outputs[name]) for a, b in zip(ref, out))
+            same = sum(a == b for a, b in zip(predictions["eager"], predictions[name]))
+            report["check"][name] = {"max_abs_diff": diff, "identical_predictions": same,
+                                     "all_identical": same == len(examples)}
     return report

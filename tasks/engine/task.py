@@ -125,6 +125,11 @@ class Task:
                         self.truncated, len(examples), what, self.max_length)
         return features
 
+    def inference_features(self, features: list[dict]) -> tuple[list[dict], object]:
+        """(features, collate_fn) whose batches hold what ``model.infer`` takes (a task whose training
+        features differ, like the dual tower's pairs, maps them here)."""
+        return features, self.collate_fn()
+
     def run_batches(self, runner, features: list[dict], batch_size: int = 64, collate=None) -> list[tuple]:
         """``runner(batch)`` over length-sorted batches; per feature, the tuple of its output rows,
         in the original order."""

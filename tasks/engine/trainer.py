@@ -29,6 +29,7 @@ from tasks.engine.task import Task
 
 log = logging.getLogger("tasks")
 LOG_FILE = "log.csv"
+VISUALDL_DIR = "visualdl"
 LOG_FIELDS = ["step", "epoch", "loss", "lr", "eval_metric", "eval_value", "elapsed_s"]
 
 
@@ -91,6 +92,24 @@ class CsvLog:
         self.file.close()
 
 
+class VisualDLLog:
+    """The same scalars as log.csv, for PaddlePaddle's dashboard (`visualdl --logdir RUN/visualdl`)."""
+
+    def __init__(self, logdir: Path):
+        from visualdl import LogWriter
+
+        self.writer = LogWriter(logdir=str(logdir))
+
+    def write(self, row: dict):
+        self.writer.add_scalar("train/loss", row["loss"], row["step"])
+        self.writer.add_scalar("train/learning_rate", row["lr"], row["step"])
+        if row.get("eval_metric"):
+            self.writer.add_scalar(f"dev/{row['eval_metric']}", row["eval_value"], row["step"])
+
+    def close(self):
+        self.writer.close()
+
+
 def is_better(value: float, best: float | None) -> bool:
     return best is None or value > best
 
@@ -106,6 +125,7 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
     if resume:
         state = TrainerState(**checkpoint.load_resume_point(out_dir, model, optimizer, config, task))
     csv_log = CsvLog(out_dir / LOG_FILE, keep_until_step=state.step if resume else None)
+    dashboard = VisualDLLog(out_dir / VISUALDL_DIR) if config.visualdl else None
     metric = task.selection_metric or task.main_metric
     runner = EagerRunner(model)
     started = time.time()
@@ -146,6 +166,8 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
                         state.stopped_early = True
                 bar.write(f"step {state.step}/{total}: dev {metric}={value:.4f} (best {state.best_value:.4f} @ {state.best_step})")
             csv_log.write(**row)
+            if dashboard:
+                dashboard.write(row)
             save_now = (config.save_every and state.step % config.save_every == 0) or (not config.save_every and evaluate_now)
             if state.stopped_early or state.step >= total:
                 break
@@ -156,6 +178,8 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
             state.batch_in_epoch = 0
     bar.close()
     csv_log.close()
+    if dashboard:
+        dashboard.close()
     if not dev_features:  # nothing to select on: the last weights are the result
         checkpoint.save(task, model, out_dir / checkpoint.BEST_DIR)
     checkpoint.save_resume_point(out_dir, model, optimizer, state, config, task)

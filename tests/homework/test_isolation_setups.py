@@ -114,9 +114,11 @@ def nonroot_python() -> tuple[str | None, str]:
 
 @pytest.fixture(scope="session")
 def tmp_clone():
-    """A project 'cloned' under /tmp: the homework package and a virtualenv, both under /tmp."""
+    """A project 'cloned' under /tmp: its packages (homework shares tasks' error base) and a virtualenv,
+    all under /tmp."""
     root = make_tmp_venv(getattr(sys, "_base_executable", None) or sys.executable)
-    shutil.copytree(REPO / "homework", root / "homework", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("homework", "tasks"):
+        shutil.copytree(REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
