@@ -42,6 +42,9 @@ REFUSED = frozenset(["paddle", "paddlenlp", "paddlex", "paddle_bfloat", "homewor
                      "keras", "jax", "flax", "transformers", "mindspore", "oneflow"])
 
 
+IMPORT_TIMEOUT_FLOOR = 5.0  # seconds
+
+
 class RefusedImport(ImportError):
     """Raised when a structure question's call imports or runs a refused framework."""
 
@@ -240,6 +243,9 @@ def main():
     job = json.loads(sys.stdin.read())
     sys.stdin.close()
     call_timeout = float(job.get("call_timeout", 10))
+    # An import may legitimately pull in numpy (a second or more on a loaded machine), and a module that
+    # exhausts its memory must be reported as that, not as a slow import: imports get a floor.
+    import_timeout = max(call_timeout, IMPORT_TIMEOUT_FLOOR)
     max_value_bytes = int(job.get("max_value_bytes", 4_000_000))
     signal.signal(signal.SIGALRM, _on_alarm)
     if any(call.get("guard") for call in job["calls"]):
@@ -255,7 +261,7 @@ def main():
         t0 = time.monotonic()
         record = {"event": "import", "module": name}
         try:
-            signal.setitimer(signal.ITIMER_REAL, call_timeout)
+            signal.setitimer(signal.ITIMER_REAL, import_timeout)
             spec = importlib.util.spec_from_file_location("submission_" + name, path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
@@ -263,7 +269,7 @@ def main():
             modules[name] = module
             record["ok"] = True
         except CallTimeout:
-            record.update(ok=False, error="导入超时（超过 %g 秒）" % call_timeout, kind="timeout")
+            record.update(ok=False, error="导入超时（超过 %g 秒）" % import_timeout, kind="timeout")
         except BaseException as exc:  # noqa: BLE001 - anything the student raises
             signal.setitimer(signal.ITIMER_REAL, 0)
             record.update(ok=False, error=_error_text(exc), traceback=_short_traceback(exc, folder),

@@ -53,6 +53,17 @@ def collator_fractions(mask_prob: float, tokens: int = 1_000_000, vocab: int = 3
     }
 
 
+def seed_check(outcomes, n: int, parsed, name: str) -> Check:
+    """Calls n and n+1 repeat call 0 with the same seed and with another seed: the same seed must give
+    the same result, another seed a different one."""
+    reproducible = bool(parsed) and outcomes[n].value == outcomes[0].value
+    varies = bool(parsed) and outcomes[n + 1].value != outcomes[0].value
+    ok = reproducible and varies
+    return Check(ok, name, is_input=False,
+                 message="" if ok else ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
+                 hint="" if ok else "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。")
+
+
 class ExpectedCounts(FunctionQuestion):
     qid = "q1_expected_counts"
     title = "MLM 遮盖的期望个数（15% 中 80% [MASK] / 10% 随机 / 10% 不变）"
@@ -181,14 +192,7 @@ class MaskTokens(Question):
         checks = []
         unique = list(problems)
         checks.append(Check(not unique, names[0], message="；".join(unique[:3]), is_input=False))
-        same, other = outcomes[n_seq].value, outcomes[n_seq + 1].value
-        reproducible = parsed and same == outcomes[0].value
-        varies = parsed and other != outcomes[0].value
-        checks.append(Check(bool(reproducible and varies), names[1], is_input=False,
-                            message="" if reproducible and varies else
-                            ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
-                            hint="" if reproducible and varies else
-                            "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。"))
+        checks.append(seed_check(outcomes, n_seq, parsed, names[1]))
         if len(parsed) < n_seq:
             return checks + [Check(False, name, message="输出格式不对，无法统计", is_input=False) for name in names[2:]]
         v_normal = vocab - len(specials)
@@ -345,14 +349,7 @@ class WholeWordMask(Question):
                 if i not in inside and (out[i] != ids[i] or labels[i] != -100):
                     problems.setdefault("特殊 token（[CLS]/[SEP]/[PAD]）不属于任何片段，不能被遮盖或修改")
         checks = [Check(not problems, names[0], message="；".join(list(problems)[:3]), is_input=False)]
-        same, other = outcomes[n_seq].value, outcomes[n_seq + 1].value
-        reproducible = parsed and same == outcomes[0].value
-        varies = parsed and other != outcomes[0].value
-        checks.append(Check(bool(reproducible and varies), names[1], is_input=False,
-                            message="" if reproducible and varies else
-                            ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
-                            hint="" if reproducible and varies else
-                            "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。"))
+        checks.append(seed_check(outcomes, n_seq, parsed, names[1]))
         if parsed < n_seq:
             return checks + [Check(False, name, message="输出格式不对，无法统计", is_input=False) for name in names[2:]]
         n_spans = len(lengths)
@@ -481,14 +478,7 @@ class SentencePairs(Question):
                             neg_hint["sop"] = neg_hint["sop"] or "这是 NSP 的负例（第二句来自另一篇文档）；" \
                                 "ALBERT 的 SOP 负例是同一篇文档中相邻的两句交换顺序，只能靠句子的先后关系来区分。"
         checks = [Check(not fmt_problems, names[0], message="；".join(fmt_problems), is_input=False)]
-        same, other = outcomes[n].value, outcomes[n + 1].value
-        reproducible = parsed and same == outcomes[0].value
-        varies = parsed and other != outcomes[0].value
-        checks.append(Check(bool(reproducible and varies), names[1], is_input=False,
-                            message="" if reproducible and varies else
-                            ("同一个 seed 两次调用结果不同" if not reproducible else "换一个 seed 结果完全一样"),
-                            hint="" if reproducible and varies else
-                            "用参数 seed 创建随机数生成器，例如 rng = np.random.default_rng(seed)，所有随机数都从 rng 取。"))
+        checks.append(seed_check(outcomes, n, parsed, names[1]))
         if parsed < n:
             return checks + [Check(False, name, message="输出格式不对，无法检查", is_input=False) for name in names[2:]]
         checks.append(Check(not pos_problems, names[2], message="；".join(pos_problems), is_input=False,
