@@ -235,16 +235,11 @@ def read_input_lines(name: str) -> tuple[list[str], str]:
 
 
 def cmd_predict(args):
-    from tasks.engine.runner import open_checkpoint
+    from tasks.engine.runner import open_checkpoint, predict_lines
 
     task, runner = open_checkpoint(args.checkpoint, args.task, args.labels, args.engine)
     lines, source = read_input_lines(args.input)
-    inputs = [task.parse_input_line(line, f"{source}:{i}") for i, line in enumerate(lines, 1)]
-    if not inputs:
-        from tasks.errors import TaskError
-
-        raise TaskError(f"{source}: no input lines")
-    for result in task.predict(runner, inputs):
+    for result in predict_lines(task, runner, lines, source):
         print(json.dumps(result, ensure_ascii=False) if args.json else task.format_prediction(result))
 
 

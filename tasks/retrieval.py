@@ -13,22 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from tasks.datasets import read_lines
+from tasks.engine.checkpoint import weights_fingerprint
 from tasks.errors import DataError, TaskError
-from tasks.io import atomic_dir, sha256_file, sha256_text
+from tasks.io import atomic_dir
 
 VECTORS_FILE = "vectors.npy"
 TEXTS_FILE = "texts.jsonl"
 INDEX_FILE = "index.json"
-
-
-def model_fingerprint(checkpoint: Path) -> str:
-    """sha256 over the checkpoint's weights: an index only answers queries embedded by the same model."""
-    from tasks.engine.modeling import HEAD_FILE
-
-    checkpoint = Path(checkpoint)
-    parts = [sha256_file(p) for p in sorted(checkpoint.glob("*.pdparams")) + sorted(checkpoint.glob("*.safetensors"))
-             if p.name != HEAD_FILE] + [sha256_file(checkpoint / HEAD_FILE)]
-    return sha256_text("".join(parts))
 
 
 def read_corpus(path: str) -> list[str]:
@@ -68,7 +59,7 @@ def build_index(checkpoint: str, corpus: str, out: str, engine: str = "auto", ba
     started = time.perf_counter()
     vectors = embed(task, runner, texts, batch_size, desc=f"index {Path(corpus).name}")
     seconds = time.perf_counter() - started
-    report = {"checkpoint": str(Path(checkpoint).resolve()), "fingerprint": model_fingerprint(Path(checkpoint)),
+    report = {"checkpoint": str(Path(checkpoint).resolve()), "fingerprint": weights_fingerprint(checkpoint),
               "corpus": str(corpus), "texts": len(texts), "dim": int(vectors.shape[1]), "engine": runner.engine,
               "seconds": round(seconds, 2), "texts_per_s": round(len(texts) / max(seconds, 1e-9), 1)}
     with atomic_dir(out) as tmp:
@@ -106,7 +97,7 @@ def search_lines(index_dir: str, lines: list[str], source: str, checkpoint: str 
         raise TaskError(f"--top-k {top_k}: expected a value >= 1")
     index = Index(index_dir)
     checkpoint = checkpoint or index.meta["checkpoint"]
-    if model_fingerprint(Path(checkpoint)) != index.meta["fingerprint"]:
+    if weights_fingerprint(checkpoint) != index.meta["fingerprint"]:
         raise TaskError(f"--index {index_dir} was built with {index.meta['checkpoint']}, whose weights differ from "
                         f"the query encoder {checkpoint}; rebuild the index with this checkpoint")
     queries = []

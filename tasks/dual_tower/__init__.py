@@ -59,15 +59,17 @@ class DualTowerTask(Task):
                 total = total + F.cross_entropy(sims, paddle.arange(pos.shape[0], dtype="int64"))
         return total
 
+    def text_inputs(self, id_lists) -> tuple[list[dict], object]:
+        """(features, collate) for texts embedded alone: the encoder input of ``DualTower.infer``."""
+        return [{"input_ids": ids, "length": len(ids)} for ids in id_lists], pad_collator({"input_ids": self.pad_id})
+
     def inference_features(self, features):
-        """Each a-text and b-text on its own: the encoder input of ``DualTower.infer``."""
-        texts = [{"input_ids": f[key], "length": len(f[key])} for f in features for key in ("a_ids", "b_ids")]
-        return texts, pad_collator({"input_ids": self.pad_id})
+        return self.text_inputs(f[key] for f in features for key in ("a_ids", "b_ids"))
 
     def embed_texts(self, runner, texts, batch_size=64) -> np.ndarray:
         """Unit-length embeddings, one row per text."""
-        features = [{"input_ids": ids, "length": len(ids)} for ids in (self.tokenize(t)["input_ids"] for t in texts)]
-        rows = self.run_batches(runner, features, batch_size, collate=pad_collator({"input_ids": self.pad_id}))
+        features, collate = self.text_inputs(self.tokenize(t)["input_ids"] for t in texts)
+        rows = self.run_batches(runner, features, batch_size, collate=collate)
         return np.stack([r[0] for r in rows]).astype(np.float32)
 
     def cosines(self, runner, pairs, batch_size=64):

@@ -18,7 +18,7 @@ import paddle
 from tasks import models
 from tasks.config import TASK_NAMES
 from tasks.errors import TaskError
-from tasks.io import atomic_dir, existing_dir
+from tasks.io import atomic_dir, existing_dir, sha256_file, sha256_text
 
 BEST_DIR = "best"
 RESUME_DIR = "last"
@@ -97,6 +97,14 @@ def load(directory, expect_task: str | None = None):
     model.load_head(directory)
     model.eval()
     return task, model
+
+
+def weights_fingerprint(directory: Path) -> str:
+    """sha256 over every weight file of a checkpoint: an export or an index made from it is only
+    used with exactly these weights."""
+    directory = Path(directory)
+    files = sorted(directory.glob("*.pdparams")) + sorted(directory.glob("*.safetensors"))
+    return sha256_text("".join(f"{p.name}:{sha256_file(p)}" for p in files))
 
 
 # -- last/ --------------------------------------------------------------------

@@ -19,9 +19,9 @@ import numpy as np
 import paddle
 
 from tasks.config import ENGINES
-from tasks.engine.checkpoint import TASK_FILE
+from tasks.engine.checkpoint import TASK_FILE, weights_fingerprint
 from tasks.errors import TaskError
-from tasks.io import atomic_dir, sha256_file, write_json
+from tasks.io import atomic_dir, write_json
 
 EXPORT_DIR = "inference"
 EXPORT_FILE = "export.json"
@@ -145,7 +145,7 @@ def open_runner(checkpoint: Path, model, engine: str = "auto"):
         return EagerRunner(model)
     directory = Path(checkpoint) / EXPORT_DIR
     spec = read_export(directory) if (directory / EXPORT_FILE).is_file() or engine != "auto" else None
-    if spec is not None and spec.get("head_sha256") != _head_sha(checkpoint):
+    if spec is not None and spec.get("weights_sha256") != weights_fingerprint(checkpoint):
         if engine != "auto":
             raise TaskError(f"{directory} was exported from other weights than {checkpoint}; export again")
         spec = None
@@ -171,12 +171,6 @@ def candidate_ready(spec: dict | None, engine: str) -> bool:
 _RUNNERS = {"paddle-inference": PaddleInferenceRunner, "onnx": OnnxRunner}
 
 
-def _head_sha(checkpoint: Path) -> str:
-    from tasks.engine.modeling import HEAD_FILE
-
-    return sha256_file(Path(checkpoint) / HEAD_FILE)
-
-
 def export(checkpoint: Path, task, model, formats=("paddle",)) -> Path:
     """Write ``<checkpoint>/inference/``: the static graph of ``model.infer`` (and its ONNX form),
     with the tokenizer and task description beside it, so the folder can be served on its own."""
@@ -192,7 +186,7 @@ def export(checkpoint: Path, task, model, formats=("paddle",)) -> Path:
                      p.suffix in (".json", ".pdmodel"))
         description = {"inputs": list(model.infer_inputs), "outputs": list(model.infer_outputs),
                        "paddle": {"model": graph, "params": STATIC_PREFIX + ".pdiparams"},
-                       "onnx": None, "extras": model.export_extras(), "head_sha256": _head_sha(checkpoint), "paddle_version": paddle.__version__}
+                       "onnx": None, "extras": model.export_extras(), "weights_sha256": weights_fingerprint(checkpoint), "paddle_version": paddle.__version__}
         if "onnx" in formats:
             import paddle2onnx
 

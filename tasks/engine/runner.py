@@ -176,6 +176,11 @@ def run_evaluate(checkpoint_dir: str, data: str, split: str = "test", task_name:
 def run_predict(checkpoint_dir: str, lines: list[str], source: str = "<stdin>", task_name: str | None = None,
                 labels_file: str | None = None, engine: str = "auto") -> list[dict]:
     task, runner = open_checkpoint(checkpoint_dir, task_name, labels_file, engine)
+    return predict_lines(task, runner, lines, source)
+
+
+def predict_lines(task, runner, lines: list[str], source: str) -> list[dict]:
+    """Input lines (errors name source:line) -> the task's predictions."""
     inputs = [task.parse_input_line(line, f"{source}:{i}") for i, line in enumerate(lines, 1)]
     if not inputs:
         raise TaskError(f"{source}: no input lines")
