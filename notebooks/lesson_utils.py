@@ -50,12 +50,9 @@ def _quiet():
     import logging
 
     logging.getLogger("tasks").setLevel(logging.ERROR)
-    try:
-        from paddlenlp.utils.log import logger
+    from tasks.cpu import quiet_paddle
 
-        logger.set_level("ERROR")
-    except ImportError:
-        pass
+    quiet_paddle()  # paddle imported without its OMP_NUM_THREADS start-up warning; PaddleNLP at ERROR
 
 
 def use_cjk_font() -> str | None:

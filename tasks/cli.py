@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
-from tasks.config import ENGINES, TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, from_args
+from tasks.config import ENGINES, TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, given
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_HELP = ("eager (dygraph) | paddle-inference (oneDNN) | onnx (onnxruntime) | auto (default): the fastest "
@@ -112,6 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default=None, help="override the model of every task")
     demo.add_argument("--quick", action="store_true", help="tiny settings, for smoke tests (a minute)")
 
+    base = sub.add_parser("baseline", help="what fine-tuning must beat: frozen encoder features + logistic regression")
+    base.add_argument("--task", choices=("classification", "single_tower"), default="classification")
+    base.add_argument("--model", default=RunConfig.model)
+    base.add_argument("--data", default=RunConfig.data)
+    base.add_argument("--max-length", type=int, default=RunConfig.max_length)
+
+    sw = sub.add_parser("sweep", help="train a task's candidate recipes, record dev/test/minutes in "
+                                      "benchmarks/recipes.json and .md")
+    sw.add_argument("--task", choices=TASK_NAMES, help="the task whose candidates to run")
+    sw.add_argument("--candidates", help="comma-separated candidate names (default: all of the task's)")
+    sw.add_argument("--runs", default=None, help="run folders (default runs/sweep)")
+    sw.add_argument("--force", action="store_true", help="train again even when a run folder has results")
+    sw.add_argument("--add", metavar="RUN_DIR", help="record a finished `train` run instead of training")
+    sw.add_argument("--name", help="with --add: the candidate name to record it under")
+
+    peers = sub.add_parser("bench-peers", help="wall time to a fixed dev accuracy: this engine vs PaddleNLP's "
+                                               "reference loop vs HF transformers + torch (JSON)")
+    peers.add_argument("--target", type=float, default=0.80, help="dev accuracy to reach (default 0.80)")
+    peers.add_argument("--minutes", type=float, default=15.0, help="give up on a peer after this much training")
+    peers.add_argument("--peers", default="engine,paddlenlp,hf-torch")
+    peers.add_argument("--out", default="benchmarks/peers.json")
+
+    step = sub.add_parser("bench-step", help="12-layer training step: tokens/s before/after the engine's CPU "
+                                             "savings, share of the measured fp32 GEMM peak, operator profile (JSON)")
+    step.add_argument("--model", default=RunConfig.model)
+    step.add_argument("--out", default="benchmarks/step-profile.json")
+
     from tasks.bench import BenchSpec
 
     bench = sub.add_parser("bench", help="training and inference throughput (eager vs exported), peak memory, "
@@ -131,14 +158,24 @@ def task_option_classes() -> dict:
 
 
 def add_train_args(p):
-    add_arguments(p, RunConfig)
-    add_arguments(p, TrainConfig, "training")
+    """Flags not given come from the task's README recipe (tasks/recipes.py), then the dataclasses."""
+    add_arguments(p, RunConfig, recipe_defaults=True)
+    add_arguments(p, TrainConfig, "training", recipe_defaults=True)
     for cls, names in task_option_classes().items():
-        add_arguments(p, cls, "options of " + " / ".join(names))
+        add_arguments(p, cls, "options of " + " / ".join(names), recipe_defaults=True)
 
 
-def task_options(args):
-    return from_args(TASK_OPTIONS[args.task], args)
+def train_settings(args):
+    """(RunConfig, TrainConfig, task options) of `train`: the flags given, over the task's README
+    recipe, over the dataclass defaults."""
+    from tasks import recipes
+
+    recipe = recipes.get(args.task, recipes.DEFAULT_BUDGET)
+    run_flags = given(RunConfig, args)
+    run = RunConfig(**({"model": recipe.model, "max_length": recipe.max_length} | run_flags))
+    train = recipe.train_config(**given(TrainConfig, args))
+    options = recipe.with_options(**given(TASK_OPTIONS[args.task], args)).task_options()
+    return run, train, options
 
 
 def cmd_prepare(args):
@@ -198,17 +235,38 @@ def cmd_models(args):
 def cmd_train(args):
     from tasks import models
 
-    run, train = from_args(RunConfig, args), from_args(TrainConfig, args)
-    options = task_options(args)
+    run, train, options = train_settings(args)
+    if run.nproc > 1 and "PADDLE_TRAINER_ID" not in os.environ:
+        return launch_processes(run.nproc, Path(run.out), args._argv)
     models.resolve(run.model)  # a bad or unreachable name fails before the data is read
     from tasks.engine.runner import run_train
 
     results = run_train(run.task, run.model, run.data, Path(run.out), train, max_length=run.max_length,
                         options=options, limits=run.limits, labels_file=run.labels, resume=run.resume,
-                        overwrite=run.overwrite)
+                        overwrite=run.overwrite, dedup_train=run.dedup_train)
+    if not results:  # a data-parallel process other than rank 0
+        return 0
     print(json.dumps({k: results[k] for k in ("task", "model", "train_examples", "minutes", "metric_name", "metric")},
                      ensure_ascii=False))
     print(Path(run.out) / "results.json")
+
+
+def launch_processes(nproc: int, out: Path, argv: list[str]) -> int:
+    """`train --nproc N`: the same command on N processes through paddle.distributed.launch
+    (tasks/launch.py); each process's log goes to OUT/launch-logs/."""
+    import subprocess
+
+    argv = [a for i, a in enumerate(argv) if not (a.startswith("--nproc") or (i and argv[i - 1] == "--nproc"))]
+    command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc),
+               "--log_dir", str(out / "launch-logs"), str(REPO_ROOT / "tasks" / "launch.py"), *argv]
+    print(f"launching {nproc} processes; logs in {out / 'launch-logs'}", flush=True)
+    code = subprocess.call(command)
+    if code == 0 and (out / "results.json").is_file():
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        print(json.dumps({k: results[k] for k in ("task", "model", "train_examples", "minutes", "metric_name", "metric")},
+                         ensure_ascii=False))
+        print(out / "results.json")
+    return code
 
 
 def cmd_evaluate(args):
@@ -279,6 +337,43 @@ def cmd_demo(args):
     run_demo(Path(args.out) if args.out else None, model=args.model, quick=args.quick)
 
 
+def cmd_baseline(args):
+    from tasks.baselines import frozen_features_baseline
+
+    print(json.dumps(frozen_features_baseline(args.task, args.model, args.data, args.max_length), ensure_ascii=False))
+
+
+def cmd_sweep(args):
+    from tasks import sweep
+
+    if args.add:
+        row = sweep.add_run(Path(args.add), args.name)
+        print(json.dumps({k: row[k] for k in ("task", "candidate", "minutes", "dev", "test")}, ensure_ascii=False))
+    elif not args.task:
+        from tasks.errors import TaskError
+
+        raise TaskError("sweep: expected --task T (or --add RUN_DIR)")
+    else:
+        names = [n.strip() for n in args.candidates.split(",")] if args.candidates else None
+        sweep.run_sweep(args.task, names, Path(args.runs) if args.runs else None, args.force)
+    print(sweep.TABLE)
+
+
+def cmd_bench_peers(args):
+    from tasks.peers import run
+
+    result = run(Path(args.out), args.target, args.minutes, tuple(p.strip() for p in args.peers.split(",")))
+    print(json.dumps({k: v for k, v in result.items() if k.startswith("speedup")}))
+    print(args.out)
+
+
+def cmd_bench_step(args):
+    from tasks.step_profile import run
+
+    run(Path(args.out), args.model)
+    print(args.out)
+
+
 def cmd_bench(args):
     from tasks.bench import run_bench
 
@@ -287,7 +382,10 @@ def cmd_bench(args):
 
 COMMANDS = {"prepare": cmd_prepare, "data": cmd_data, "models": cmd_models, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "index": cmd_index,
-            "search": cmd_search, "demo": cmd_demo, "bench": cmd_bench}
+            "search": cmd_search, "demo": cmd_demo, "baseline": cmd_baseline, "bench-step": cmd_bench_step,
+            "bench-peers": cmd_bench_peers,
+            "sweep": cmd_sweep,
+            "bench": cmd_bench}
 
 
 def quiet_logs(verbose: bool):
@@ -309,6 +407,7 @@ def main(argv=None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        args._argv = list(sys.argv[1:] if argv is None else argv)  # `train --nproc` relaunches the same command
         quiet_logs(args.verbose)  # before anything imports paddle
         return COMMANDS[args.command](args) or 0
     except CourseError as err:

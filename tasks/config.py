@@ -53,8 +53,10 @@ def validate(obj) -> None:
             raise TaskError(f"{where} {value}: expected a value > {meta['above']}")
 
 
-def add_arguments(parser, cls, title: str | None = None) -> None:
-    """One flag per field of ``cls``; defaults and help come from the dataclass."""
+def add_arguments(parser, cls, title: str | None = None, recipe_defaults: bool = False) -> None:
+    """One flag per field of ``cls``; defaults and help come from the dataclass. With
+    ``recipe_defaults`` a flag not given is left unset, so the caller can take it from a recipe
+    (tasks/recipes.py) before falling back to the dataclass."""
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         meta = f.metadata
@@ -62,17 +64,27 @@ def add_arguments(parser, cls, title: str | None = None) -> None:
             continue
         kind = _type_of(f)
         kwargs = {"dest": f.name, "help": meta.get("help", "")}
+        default = argparse.SUPPRESS if recipe_defaults and not meta.get("required") else f.default
         if kind is bool:
-            group.add_argument(flag_of(f), action=argparse.BooleanOptionalAction, default=f.default, **kwargs)
+            if recipe_defaults:
+                kwargs["help"] += f" (default: the task's recipe, else {'on' if f.default else 'off'})"
+            group.add_argument(flag_of(f), action=argparse.BooleanOptionalAction, default=default, **kwargs)
             continue
         if meta.get("required"):
             kwargs["required"] = True
         else:
-            kwargs["default"] = f.default
-            kwargs["help"] += f" (default: {f.default})" if f.default not in (None, "") else ""
+            kwargs["default"] = default
+            if f.default not in (None, ""):
+                kwargs["help"] += (f" (default: the task's recipe, else {f.default})" if recipe_defaults
+                                   else f" (default: {f.default})")
         if meta.get("choices") is not None:
             kwargs["choices"] = meta["choices"]
         group.add_argument(flag_of(f), type=kind, **kwargs)
+
+
+def given(cls, args: argparse.Namespace) -> dict:
+    """The fields of ``cls`` set on the command line (parsed with recipe_defaults)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
 
 
 def from_args(cls, args: argparse.Namespace, **override):
@@ -106,6 +118,22 @@ class TrainConfig:
     seed: int = setting(42, "random seed (data order, dropout, initialisation)")
     eval_batch_size: int = setting(64, "examples per evaluation batch", minimum=1)
     freeze_embeddings: bool = setting(False, "do not train the word-embedding matrix (about 1.5x faster on CPU)")
+    train_layers: int = setting(0, "train only the top K encoder layers and the head; the layers below are "
+                                   "computed once per text and cached (0: fine-tune every layer)", minimum=0)
+    dropout: float = setting(None, "dropout rate of the hidden states and the head (default: the model's own, "
+                                   "0.1 for BERT / ERNIE)", minimum=0)
+    attention_dropout: bool = setting(False, "dropout on the attention probabilities (off by default: on CPU "
+                                             "its serial random numbers cost more than a layer's matrix products)")
+    stop_at: float = setting(None, "stop once the dev metric reaches this value (e.g. 0.9)")
+    budget_minutes: float = setting(0.0, "fit the run into this many minutes: after 20 steps and one evaluation "
+                                         "are timed, fewer steps are planned if needed (0: no limit)", minimum=0)
+    cache_dir: str = setting("~/.cache/paddle-course/frozen", "where --train-layers keeps the frozen layers' "
+                                                              "outputs between runs ('' : memory only)")
+    cache_gb: float = setting(8.0, "disk budget of --cache-dir in GB (least recently used entries go first)",
+                              minimum=0)
+    device: str = setting("auto", "cpu | gpu | gpu:N | auto (a GPU when paddlepaddle-gpu sees one, else the CPU)")
+    amp: str = setting("off", "automatic mixed precision on a GPU (paddle.amp): fp16 with loss scaling, or bf16",
+                       choices=("off", "fp16", "bf16"))
     progress: bool = setting(True, "progress bar on a terminal")
     visualdl: bool = setting(False, "also log loss, learning rate and dev metric to VisualDL "
                                     "(open with: visualdl --logdir RUN/visualdl)")
@@ -135,6 +163,10 @@ class RunConfig:
     limit_test: int = setting(None, "a fixed random subset of test", minimum=1)
     labels: str = setting(None, "file with one label per line, optionally label<TAB>name "
                                 "(default: the labels seen in train)")
+    nproc: int = setting(1, "data-parallel training on N processes (CPU: gloo; GPUs: one per process) through "
+                            "paddle.distributed.launch; --batch-size stays the global batch", minimum=1)
+    dedup_train: bool = setting(True, "drop repeated rows of the training split (counted in the log); dev and "
+                                      "test are always scored row for row as given")
     resume: bool = setting(False, "continue an interrupted run in --out")
     overwrite: bool = setting(False, "replace a finished run in --out (kept until the new run has a checkpoint)")
 

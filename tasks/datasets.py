@@ -227,8 +227,10 @@ def _tsv_rows(path: Path, known: dict, key: str, default_columns: list[str], rep
 
 
 def read_classification(path: str | os.PathLike, *, labels: Sequence[str] | str | None = None,
-                        repairs: Repairs | None = None) -> list[dict]:
+                        repairs: Repairs | None = None, dedup: bool = False) -> list[dict]:
     """``label\\ttext_a`` TSV (header optional), or a header naming qid/label/text_a columns.
+    ``dedup``: drop repeated (text, label) rows, counted (training data only: dev and test are
+    scored row for row as given, so results compare with published ones).
 
     A header without a label column (ChnSentiCorp's unlabelled test) gives label "".
     """
@@ -248,7 +250,7 @@ def read_classification(path: str | os.PathLike, *, labels: Sequence[str] | str 
                                 "expected label<TAB>text_a", path, lineno)
             _label_ok(label, labels, path, lineno)
         key = (text, label)
-        if key in seen:
+        if dedup and key in seen:
             rep.add("duplicate rows dropped", path, lineno)
             continue
         seen.add(key)
@@ -261,8 +263,9 @@ def read_classification(path: str | os.PathLike, *, labels: Sequence[str] | str 
 
 
 def read_matching(path: str | os.PathLike, *, labels: Sequence[str] | str | None = MATCHING_LABELS,
-                  repairs: Repairs | None = None) -> list[dict]:
+                  repairs: Repairs | None = None, dedup: bool = False) -> list[dict]:
     """LCQMC ``text_a\\ttext_b\\tlabel`` TSV; a header (text_a/query ...) is optional.
+    ``dedup`` as in read_classification.
 
     A header with only two text columns marks an unlabelled file (label "").
     """
@@ -284,7 +287,7 @@ def read_matching(path: str | os.PathLike, *, labels: Sequence[str] | str | None
                 raise DataError("empty label", path, lineno)
             _label_ok(label, labels, path, lineno)
         key = (a, b, label)
-        if key in seen:
+        if dedup and key in seen:
             rep.add("duplicate rows dropped", path, lineno)
             continue
         seen.add(key)
@@ -382,10 +385,13 @@ def read_conll(path: str | os.PathLike, *, labels: Sequence[str] | str | None = 
 READERS = {"classification": read_classification, "matching": read_matching, "ner": read_conll}
 
 
-def read_file(task: str, path: str | os.PathLike, *, labels=None, repairs: Repairs | None = None) -> list[dict]:
+def read_file(task: str, path: str | os.PathLike, *, labels=None, repairs: Repairs | None = None,
+              dedup: bool = False) -> list[dict]:
     """Read one local file of ``task`` in its usual format (labels=None: the task's default set)."""
     task = canonical_task(task)
     kwargs = {"repairs": repairs}
+    if dedup and task != "ner":
+        kwargs["dedup"] = True
     if labels is not None:
         kwargs["labels"] = labels
     return READERS[task](path, **kwargs)
@@ -529,7 +535,8 @@ def _local_split_file(directory: Path, split: str) -> Path:
 
 
 def load_examples(task: str, source: str | os.PathLike = "offline", split: str = "train", *,
-                  root: str | os.PathLike | None = None, labels=None, timeout: float = 3.0) -> list[dict]:
+                  root: str | os.PathLike | None = None, labels=None, timeout: float = 3.0,
+                  dedup: bool = False) -> list[dict]:
     """Examples of ``task`` ("classification" | "matching" | "ner", aliases accepted).
 
     source: "offline" (built files under ``root``/data, root defaults to the repository),
@@ -537,6 +544,7 @@ def load_examples(task: str, source: str | os.PathLike = "offline", split: str =
     split) or a directory with train/dev/test files (.tsv/.txt/.conll/.bio).
     labels: restrict labels/tags to this set (default: matching {0,1}, NER BIO over
     PER/LOC/ORG, classification any short label); ``ANY`` accepts any well-formed label.
+    dedup: drop repeated rows of a local TSV (for training splits; the offline data has none).
     """
     task = canonical_task(task)
     src = str(source)
@@ -555,9 +563,9 @@ def load_examples(task: str, source: str | os.PathLike = "offline", split: str =
         return load_paddlenlp(src.lower(), split, timeout=timeout)
     path = Path(src).expanduser()
     if path.is_dir():
-        return read_file(task, _local_split_file(path, split), labels=labels)
+        return read_file(task, _local_split_file(path, split), labels=labels, dedup=dedup)
     if path.exists() or os.sep in src or "/" in src or path.suffix:
-        return read_file(task, path, labels=labels)
+        return read_file(task, path, labels=labels, dedup=dedup)
     raise DataError(f"unknown data source {src!r}: expected 'offline', a PaddleNLP dataset "
                     f"({', '.join(n for n, v in PADDLENLP_DATASETS.items() if v[0] == task)}), "
                     "or a path to a local file/directory")

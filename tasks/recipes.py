@@ -70,7 +70,43 @@ QUICK_LIMITS = {"train": 64, "dev": 32, "test": 32}
 QUICK_TRAIN = dict(max_steps=4, batch_size=16, eval_every=2, freeze_embeddings=True)
 RECIPES["quick"] = {task: dataclasses.replace(r, model="tiny-bert", limits=QUICK_LIMITS, train=QUICK_TRAIN)
                     for task, r in RECIPES["demo"].items()}
+# `python -m tasks train --task T` with no other flag: the whole training split, full-depth encoder,
+# top layers trained over the cached bottom (tasks/engine/frozen.py)
+RECIPES["readme"] = {
+    "classification": Recipe("classification", "e5-small-zh", 128, {}, {},
+                             dict(epochs=2, batch_size=32, learning_rate=2e-4, eval_every=100, train_layers=2)),
+    "ner": Recipe("ner", "e5-small-zh", 128, {}, {"crf": True},
+                  dict(epochs=1, batch_size=16, learning_rate=3e-4, eval_every=700, train_layers=2)),
+    "single_tower": Recipe("single_tower", "e5-small-zh", 128, {}, {},
+                           dict(epochs=1, batch_size=32, learning_rate=2e-4, eval_every=200, train_layers=2)),
+    "dual_tower": Recipe("dual_tower", "e5-small-zh", 64, {}, {"objective": "both"},
+                         dict(epochs=1, batch_size=32, learning_rate=2e-4, eval_every=200, train_layers=2)),
+}
 BUDGETS = tuple(RECIPES)
+DEFAULT_BUDGET = "readme"
+
+
+# The sweep (`python -m tasks sweep`, tasks/sweep.py): each budget's recipe, and the README recipe
+# with one setting changed at a time.
+VARIANTS = {
+    "k1": {"train": {"train_layers": 1}}, "k4": {"train": {"train_layers": 4}},
+    "lr1e-4": {"train": {"learning_rate": 1e-4}}, "lr5e-4": {"train": {"learning_rate": 5e-4}},
+    "epochs+1": {"epochs": 1.0}, "len64": {"max_length": 64}, "len160": {"max_length": 160},
+}
+
+
+def candidates(task: str) -> dict[str, Recipe]:
+    readme = get(task, "readme")
+    found = {budget: get(task, budget) for budget in ("demo", "readme", "full")}
+    for name, change in VARIANTS.items():
+        recipe = dataclasses.replace(readme, train=readme.train | change.get("train", {}))
+        if "epochs" in change:
+            recipe = dataclasses.replace(recipe, train=recipe.train | {"epochs": readme.train["epochs"] + change["epochs"]})
+        if "max_length" in change:
+            recipe = dataclasses.replace(recipe, max_length=change["max_length"])
+        if recipe != readme:
+            found[f"readme-{name}"] = recipe
+    return found
 
 
 def get(task: str, budget: str = "demo") -> Recipe:

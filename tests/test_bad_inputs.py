@@ -205,3 +205,19 @@ def test_case20_data_show_without_a_manifest(tmp_path, monkeypatch, capsys):
     (tmp_path / "data" / "manifest.json").write_text("[1, 2", encoding="utf-8")
     assert cli(["data", "show"]) == 2
     one_line_error(capsys, "missing or unreadable")
+
+
+@pytest.mark.parametrize("flags,needle", [(["--amp", "fp16"], "--amp fp16: mixed precision needs a GPU"),
+                                          (["--device", "gpu"], "--device gpu: this paddlepaddle has no CUDA"),
+                                          (["--device", "tpu"], "--device 'tpu': expected cpu, gpu")])
+def test_device_and_amp_without_a_gpu(tmp_path, capsys, flags, needle):
+    from tasks.cpu import quiet_paddle
+
+    quiet_paddle()  # the first import of paddle, without its start-up warning
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda():
+        pytest.skip("this paddle has CUDA")
+    assert train(tmp_path / "run", *flags) == 2
+    one_line_error(capsys, needle)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

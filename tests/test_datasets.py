@@ -319,7 +319,7 @@ def test_repairs_are_counted_and_reported_once(tmp_path, caplog):
     caplog.clear()
     repairs = Repairs()
     with caplog.at_level(logging.WARNING, logger="tasks.datasets"):
-        rows = datasets.read_classification(tsv, repairs=repairs)
+        rows = datasets.read_classification(tsv, repairs=repairs, dedup=True)
     assert rows == [{"text": "好", "label": "1"}, {"text": "差", "label": "0"}]
     assert repairs.as_dict() == {"blank lines skipped": {"count": 1, "first": f"{tsv}:3"},
                                  "duplicate rows dropped": {"count": 2, "first": f"{tsv}:4"}}
@@ -397,3 +397,21 @@ def test_paddlenlp_cached_dataset_is_converted(tmp_path, monkeypatch):
     assert load_examples("cls", "chnsenticorp", "train") == [{"text": "很好", "label": "1"}]
     assert load_examples("matching", "lcqmc", "test") == [{"text_a": "甲", "text_b": "乙", "label": ""}]
     assert load_examples("ner", "msra_ner", "test") == [{"tokens": ["张", "三"], "labels": ["B-PER", "I-PER"]}]
+
+
+def test_dev_and_test_are_scored_row_for_row(tmp_path):
+    """Repeated rows are dropped from train only: a test file's score compares with published ones."""
+    from tasks.engine.runner import load_split, task_class
+
+    for split in ("train", "dev", "test"):
+        _write(tmp_path / f"{split}.tsv", "label\ttext_a\n1\t好\n0\t差\n1\t好\n")
+    cls = task_class("classification")
+    assert len(load_split(cls, str(tmp_path), "train")) == 2
+    assert len(load_split(cls, str(tmp_path), "train", dedup_train=False)) == 3
+    assert len(load_split(cls, str(tmp_path), "dev")) == 3 and len(load_split(cls, str(tmp_path), "test")) == 3
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for split in ("train", "test"):
+        _write(pairs / f"{split}.tsv", "甲\t乙\t1\n甲\t乙\t1\n丙\t丁\t0\n")
+    cls = task_class("single_tower")
+    assert len(load_split(cls, str(pairs), "train")) == 2 and len(load_split(cls, str(pairs), "test")) == 3

@@ -84,6 +84,9 @@ def test_ner_with_crf_trains_and_predicts_entities(tmp_path):
     assert set(results["test"]) >= {"precision", "recall", "f1", "per_type"}
     task, model = load_checkpoint(tmp_path / "best")
     assert task.options.crf and model.crf.transitions.shape == [7, 7]
+    report = results["crf_transitions"]
+    assert report["labels"] == task.labels and np.allclose(report["matrix"], model.crf.transitions.numpy(), atol=1e-3)
+    assert results["test"]["invalid_sequences"] >= 0
     out = run_predict(str(tmp_path / "best"), ["张三在北京大学工作。"])
     assert out[0]["text"] == "张三在北京大学工作。" and len(out[0]["tags"]) == 10
     for entity in out[0]["entities"]:

@@ -148,14 +148,20 @@ def test_export_of_a_directory_that_is_not_a_checkpoint(tmp_path, capsys):
     assert err.startswith("error: ") and "not a checkpoint" in err and "Traceback" not in err
 
 
-def test_cli_defaults_come_from_the_dataclasses(monkeypatch):
-    args = build_parser().parse_args(["train", "--task", "ner", "--out", "x"])
-    assert args.batch_size == config.TrainConfig().batch_size and args.crf_lr == config.NerOptions().crf_lr
-    monkeypatch.setattr(config.TrainConfig.__dataclass_fields__["batch_size"], "default", 7)
-    monkeypatch.setattr(config.NerOptions.__dataclass_fields__["crf_lr"], "default", 3.5)
-    args = build_parser().parse_args(["train", "--task", "ner", "--out", "x"])
-    assert args.batch_size == 7 and args.crf_lr == 3.5
-    assert config.from_args(config.TrainConfig, args).batch_size == 7
+def test_train_settings_are_the_flags_over_the_readme_recipe_over_the_dataclasses():
+    from tasks import recipes
+    from tasks.cli import train_settings
+
+    recipe = recipes.get("ner", "readme")
+    run, train, options = train_settings(build_parser().parse_args(["train", "--task", "ner", "--out", "x"]))
+    assert (run.model, run.max_length) == (recipe.model, recipe.max_length)
+    assert train == recipe.train_config() and options == recipe.task_options()
+    assert train.weight_decay == config.TrainConfig().weight_decay  # not in the recipe: the dataclass default
+    args = build_parser().parse_args(["train", "--task", "ner", "--out", "x", "--lr", "1e-3", "--no-crf",
+                                      "--model", "tiny-bert", "--max-length", "40"])
+    run, train, options = train_settings(args)
+    assert train.learning_rate == 1e-3 and train.epochs == recipe.train["epochs"] and not options.crf
+    assert (run.model, run.max_length) == ("tiny-bert", 40)
 
 
 def test_no_task_name_branches_in_the_shared_commands(repo_root):

@@ -70,6 +70,15 @@ def test_hand_computed_chunk_scores():
     assert result["recall"] == pytest.approx(1 / 2)
     assert result["f1"] == pytest.approx(0.4)
     assert result["per_type"]["LOC"]["f1"] == 0
+    assert result["invalid_sequences"] == 0
+
+
+def test_invalid_bio_sequences_are_counted():
+    result = chunk_scores([["B-PER", "I-PER", "O"]] * 3,
+                          [["I-PER", "I-PER", "O"],      # starts inside an entity
+                           ["B-PER", "I-LOC", "I-LOC"],  # changes type inside an entity
+                           ["B-PER", "I-PER", "O"]])
+    assert result["invalid_sequences"] == 2 and result["invalid_transitions"] == 2
 
 
 def test_macro_f1_counts_each_class_equally():

@@ -14,14 +14,18 @@ from paddlenlp.data import Pad
 
 
 class LengthBucketBatchSampler(paddle.io.BatchSampler):
-    """Deterministic per (seed, epoch); ``start(epoch, skip)`` resumes mid-epoch."""
+    """Deterministic per (seed, epoch); ``start(epoch, skip)`` resumes mid-epoch.
 
-    def __init__(self, lengths, batch_size: int, shuffle: bool = True, seed: int = 0, pool_batches: int = 50):
+    Training batches hold examples of the same length wherever the data allows (all examples
+    sorted by length, ties in a random order per epoch; the batches then shuffled): a batch
+    without padding needs no attention mask, which saves a broadcast add in every layer."""
+
+    def __init__(self, lengths, batch_size: int, shuffle: bool = True, seed: int = 0, share: tuple = (0, 1)):
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.pool = batch_size * pool_batches
+        self.rank, self.world = share  # data parallel: this process takes every world-th example of a batch
         self.epoch, self.skip = 0, 0
 
     def batches(self, epoch: int) -> list[list[int]]:
@@ -31,21 +35,25 @@ class LengthBucketBatchSampler(paddle.io.BatchSampler):
             return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         rng = random.Random(self.seed * 100_003 + epoch)
         rng.shuffle(order)
-        batches = []
-        for p in range(0, len(order), self.pool):
-            pool = sorted(order[p:p + self.pool], key=lambda i: self.lengths[i])
-            batches += [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        order.sort(key=lambda i: self.lengths[i])  # stable: random order within one length
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         rng.shuffle(batches)
         return batches
 
     def start(self, epoch: int, skip: int = 0):
         self.epoch, self.skip = epoch, skip
 
+    def global_batches(self, epoch: int) -> list[list[int]]:
+        batches = self.batches(epoch)
+        return [b for b in batches if len(b) >= self.world] if self.world > 1 else batches
+
     def __iter__(self):
-        yield from self.batches(self.epoch)[self.skip:]
+        for batch in self.global_batches(self.epoch)[self.skip:]:
+            yield batch[self.rank::self.world] if self.world > 1 else batch
 
     def __len__(self):
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        full, rest = divmod(len(self.lengths), self.batch_size)
+        return full + (0 < rest and rest >= self.world)
 
 
 class FeatureDataset(paddle.io.Dataset):
@@ -74,8 +82,8 @@ def pad_collator(pad_values: dict, int_keys=("label",)):
     return collate
 
 
-def make_loader(features, collate, batch_size: int, shuffle: bool, seed: int = 0):
-    sampler = LengthBucketBatchSampler([f["length"] for f in features], batch_size, shuffle, seed)
+def make_loader(features, collate, batch_size: int, shuffle: bool, seed: int = 0, share: tuple = (0, 1)):
+    sampler = LengthBucketBatchSampler([f["length"] for f in features], batch_size, shuffle, seed, share)
     loader = paddle.io.DataLoader(FeatureDataset(features), batch_sampler=sampler, collate_fn=collate, num_workers=0)
     return loader, sampler
 

@@ -33,6 +33,16 @@ def entities(tags: list[str]) -> list[tuple[str, int, int]]:
     return chunks
 
 
+def is_legal_transition(previous: str, tag: str) -> bool:
+    """BIO: I-X may only follow B-X or I-X (a sentence starts after an O)."""
+    prefix, _, label = tag.partition("-")
+    return prefix != "I" or previous in (f"B-{label}", f"I-{label}")
+
+
+def invalid_transitions(tags: list[str]) -> int:
+    return sum(not is_legal_transition(prev, tag) for prev, tag in zip(["O"] + list(tags), tags))
+
+
 def chunk_scores(gold_seqs, pred_seqs) -> dict:
     """Precision / recall / F1 over exact chunks (type and both boundaries), micro and per type."""
     gold_by, pred_by, hit_by = Counter(), Counter(), Counter()
@@ -49,6 +59,9 @@ def chunk_scores(gold_seqs, pred_seqs) -> dict:
         return {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
 
     result = prf(sum(hit_by.values()), sum(pred_by.values()), sum(gold_by.values()))
+    invalid = [invalid_transitions(p) for p in pred_seqs]
+    result["invalid_sequences"] = sum(n > 0 for n in invalid)  # predicted tag sequences BIO does not allow
+    result["invalid_transitions"] = sum(invalid)
     result["per_type"] = {t: prf(hit_by[t], pred_by[t], gold_by[t]) for t in sorted(set(gold_by) | set(pred_by))}
     return result
 

@@ -84,13 +84,48 @@ class EncoderModel(nn.Layer):
         self.hidden_size = encoder.config.hidden_size
         self.dropout = nn.Dropout(encoder.config.hidden_dropout_prob)
 
-    def encode(self, input_ids, token_type_ids=None):
-        """(sequence output, pooled output, mask) of the encoder."""
-        mask = (input_ids != self.pad_id).astype("int64")
+    # -- the encoder, layer by layer ---------------------------------------
+    @property
+    def layers(self):
+        """The encoder's Transformer layers (BertModel / ErnieModel: ``encoder.encoder.layers``)."""
+        return self.encoder.encoder.layers
+
+    def attention_bias(self, input_ids):
+        """Additive attention mask [batch, 1, 1, seq], or None when no row is padded: the
+        broadcast add it costs in every layer (100+ ms per layer at [32,12,128,128] on CPU) is
+        skipped for the exact-length batches training builds. Exported graphs always take it."""
+        padded = input_ids == self.pad_id
+        if paddle.in_dynamic_mode() and not bool(padded.any()):
+            return None
+        return padded.astype("float32").unsqueeze([1, 2]) * -1e4
+
+    def embed_tokens(self, input_ids, token_type_ids=None):
         if token_type_ids is None:
             token_type_ids = paddle.zeros_like(input_ids)
-        sequence, pooled = self.encoder(input_ids, token_type_ids=token_type_ids, attention_mask=mask)[:2]
-        return sequence, pooled, mask
+        return self.encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+
+    def bottom(self, input_ids, token_type_ids=None, layers: int = 0):
+        """Hidden states after the embeddings and the first ``layers`` Transformer layers: what
+        FrozenBottom caches (tasks/engine/frozen.py)."""
+        hidden, bias = self.embed_tokens(input_ids, token_type_ids), self.attention_bias(input_ids)
+        for layer in self.layers[:layers]:
+            hidden = layer(hidden, bias)
+        return hidden
+
+    def encode(self, input_ids, token_type_ids=None, bottom=None):
+        """(sequence output, pooled output, mask) of the encoder. ``bottom``: the cached output of
+        the frozen lower layers; then only the ``trained_layers`` above it run."""
+        mask = (input_ids != self.pad_id).astype("int64")
+        bias = self.attention_bias(input_ids)
+        if bottom is None:
+            hidden, top = self.embed_tokens(input_ids, token_type_ids), self.layers
+        else:
+            hidden, top = bottom, self.layers[len(self.layers) - self.trained_layers:]
+        for layer in top:
+            hidden = layer(hidden, bias)
+        return hidden, self.encoder.pooler(hidden), mask
+
+    trained_layers = 0  # set by FrozenBottom: how many top layers run above a cached bottom
 
     def export_extras(self) -> dict:
         """Values prediction needs besides the graph's outputs (written to export.json)."""
@@ -127,12 +162,12 @@ class SequenceClassifier(EncoderModel):
         self.pooling = Pooling(pooling)
         self.classifier = nn.Linear(self.hidden_size, num_labels)
 
-    def forward(self, input_ids, token_type_ids):
-        sequence, pooled, mask = self.encode(input_ids, token_type_ids)
+    def forward(self, input_ids, token_type_ids, bottom=None):
+        sequence, pooled, mask = self.encode(input_ids, token_type_ids, bottom)
         return self.classifier(self.dropout(self.pooling(sequence, pooled, mask)))
 
-    def infer(self, input_ids, token_type_ids):
-        return self(input_ids, token_type_ids)
+    def infer(self, input_ids, token_type_ids, bottom=None):
+        return self(input_ids, token_type_ids, bottom)
 
 
 def viterbi_decode(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -> np.ndarray:
@@ -172,14 +207,14 @@ class TokenTagger(EncoderModel):
         # crf_lr multiplies the optimiser's rate for the transition matrix only
         self.crf = LinearChainCrf(num_tags, crf_lr=crf_lr, with_start_stop_tag=False) if crf else None
 
-    def forward(self, input_ids, token_type_ids, word_starts):
-        sequence, _, _ = self.encode(input_ids, token_type_ids)
+    def forward(self, input_ids, token_type_ids, word_starts, bottom=None):
+        sequence, _, _ = self.encode(input_ids, token_type_ids, bottom)
         logits = self.classifier(self.dropout(sequence))
         index = word_starts.unsqueeze(-1).expand([-1, -1, logits.shape[-1]])
         return paddle.take_along_axis(logits, index, axis=1)
 
-    def infer(self, input_ids, token_type_ids, word_starts):
-        return self(input_ids, token_type_ids, word_starts)
+    def infer(self, input_ids, token_type_ids, word_starts, bottom=None):
+        return self(input_ids, token_type_ids, word_starts, bottom)
 
     @staticmethod
     def word_lengths(word_starts):
@@ -208,16 +243,16 @@ class DualTower(EncoderModel):
         self.pair_classifier = PairClassifier(self.hidden_size, num_labels)
         self.scorer = CosineScorer()
 
-    def embed(self, input_ids):
-        sequence, pooled, mask = self.encode(input_ids)
+    def embed(self, input_ids, bottom=None):
+        sequence, pooled, mask = self.encode(input_ids, None, bottom)
         return self.pooling(sequence, pooled, mask)
 
-    def forward(self, a_ids, b_ids):
-        u, v = self.embed(a_ids), self.embed(b_ids)
+    def forward(self, a_ids, b_ids, a_bottom=None, b_bottom=None):
+        u, v = self.embed(a_ids, a_bottom), self.embed(b_ids, b_bottom)
         return u, v, self.pair_classifier(u, v)
 
-    def infer(self, input_ids):
-        return F.normalize(self.embed(input_ids), axis=-1)
+    def infer(self, input_ids, bottom=None):
+        return F.normalize(self.embed(input_ids, bottom), axis=-1)
 
     def export_extras(self) -> dict:
         return {"threshold": float(self.scorer.threshold.numpy()[0])}

@@ -10,7 +10,7 @@ import paddle
 
 from tasks import datasets
 from tasks.config import TrainConfig
-from tasks.engine import checkpoint, inference, plots
+from tasks.engine import checkpoint, distributed, frozen, inference, plots
 from tasks.engine.checkpoint import BEST_DIR, RESUME_DIR, task_class  # noqa: F401  (task_class re-exported)
 from tasks.engine.trainer import LOG_FILE, train
 from tasks.errors import TaskError
@@ -22,9 +22,11 @@ load_checkpoint = checkpoint.load  # (task, model) of a saved checkpoint
 
 
 def load_split(task_cls, data: str, split: str, limit: int | None = None, seed: int = 0,
-               labels: list | None = None) -> list[dict]:
-    """A split's examples; ``labels`` (from --labels) replaces the reader's default label set."""
-    examples = datasets.load_examples(task_cls.data_kind, data, split, labels=labels)
+               labels: list | None = None, dedup_train: bool = True) -> list[dict]:
+    """A split's examples; ``labels`` (from --labels) replaces the reader's default label set.
+    Repeated rows are dropped (and counted) from the training split only."""
+    examples = datasets.load_examples(task_cls.data_kind, data, split, labels=labels,
+                                      dedup=dedup_train and split == "train")
     if limit and len(examples) > limit:
         rng = np.random.default_rng(seed)  # a fixed random subset, not the first rows (files may be sorted)
         examples = [examples[i] for i in sorted(rng.choice(len(examples), limit, replace=False))]
@@ -94,7 +96,8 @@ def check_max_length(model, max_length: int, model_name: str):
 
 def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config: TrainConfig, *,
               max_length: int = 128, options=None, limits: dict | None = None,
-              labels_file: str | None = None, resume: bool = False, overwrite: bool = False) -> dict:
+              labels_file: str | None = None, resume: bool = False, overwrite: bool = False,
+              dedup_train: bool = True) -> dict:
     """Train, keep the best dev checkpoint, evaluate it on test, write results.json and plots."""
     limits = limits or {}
     out_dir = Path(out_dir)
@@ -104,10 +107,11 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     if Path(str(data)).expanduser().is_file():
         raise TaskError(f"--data {data}: is a file; training needs a directory holding train, dev and test files "
                         "(a single file would serve as all three and the test score would be on training data)")
+    distributed.check_device(config)
     started = time.time()
     task_cls = task_class(task_name)
     given_labels = read_labels_file(labels_file)[0] if labels_file else None
-    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed, given_labels)
+    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed, given_labels, dedup_train)
               for split in ("train", "dev", "test")}
     if splits["test"] and all(e.get("label") == "" for e in splits["test"]):  # e.g. PaddleNLP's ChnSentiCorp test
         log.warning("the test split of %s has no labels; the result has no test metric", data)
@@ -122,10 +126,14 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     model = task.build_model(model_name)
     check_max_length(model, max_length, model_name)
     state = train(task, model, features["train"], features["dev"], out_dir, config, resume=resume)
+    if not distributed.is_main():  # rank 0 evaluates on test and writes the results
+        return {}
     train_minutes = (time.time() - started) / 60
 
     best_task, best_model = checkpoint.load(out_dir / BEST_DIR, expect_task=task_name)
-    test_metrics = best_task.evaluate(best_model, features["test"]) if features["test"] else {}
+    test_metrics = {}
+    if features["test"]:
+        test_metrics = best_task.evaluate(frozen.runner_for(best_model, config, features["test"]), features["test"])
     results = {
         "task": task_name, "model": model_name, "data": data,
         **{f"{split}_examples": len(examples) for split, examples in splits.items()},
@@ -134,7 +142,7 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
         "metric": test_metrics.get(task.main_metric), "test": public(test_metrics),
         "minutes": round((time.time() - started) / 60, 2), "train_minutes": round(train_minutes, 2),
         "config": vars(config) | {"max_length": max_length}, "options": task.describe()["options"],
-        "checkpoint": str(out_dir / BEST_DIR),
+        "checkpoint": str(out_dir / BEST_DIR), **best_task.model_report(best_model),
     }
     write_json(out_dir / RESULTS_FILE, results)
     plots.training_curves(out_dir / LOG_FILE, out_dir / "curves.png", title=f"{task_name} / {model_name}")

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from tasks import config, models
 from tasks.engine.batching import iterate_in_order, pad_collator
@@ -73,6 +74,10 @@ class Task:
     def on_new_best(self, model, metrics: dict):
         """Called before a new best checkpoint is saved (the dual tower stores its threshold)."""
 
+    def model_report(self, model) -> dict:
+        """What a trained model has learned that results.json should show (the CRF's transitions)."""
+        return {}
+
     def parse_input_line(self, line: str, where: str) -> dict:
         """One line of `predict` input -> an example (without label)."""
         text = line.strip()
@@ -135,10 +140,15 @@ class Task:
         in the original order."""
         runner = as_runner(runner)
         outputs = [None] * len(features)
+        # a bar on a terminal only (disable=None), gone when done: evaluation, prediction, export checks
+        bar = tqdm(total=len(features), desc=f"{self.name}: {runner.engine}", disable=None, leave=False,
+                   dynamic_ncols=True, unit="ex")
         for idx, batch in iterate_in_order(features, collate or self.collate_fn(), batch_size):
             arrays = runner(batch)
             for row, i in enumerate(idx):
                 outputs[i] = tuple(a[row] for a in arrays)
+            bar.update(len(idx))
+        bar.close()
         return outputs
 
     def describe(self) -> dict:

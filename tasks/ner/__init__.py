@@ -11,7 +11,7 @@ from paddlenlp.layers import LinearChainCrfLoss
 
 from tasks.config import NerOptions
 from tasks.engine.batching import pad_collator
-from tasks.engine.metrics import chunk_scores, entities
+from tasks.engine.metrics import chunk_scores, entities, is_legal_transition
 from tasks.engine.inference import as_runner
 from tasks.engine.modeling import TokenTagger
 from tasks.engine.task import IGNORE_INDEX, Task
@@ -98,6 +98,18 @@ class NerTask(Task):
         pred = self.tag_sequences(runner, features, batch_size)
         gold = [[self.labels[i] for i in f["tags"]] + ["O"] * (f["num_words"] - len(f["tags"])) for f in features]
         return chunk_scores(gold, pred)
+
+    def model_report(self, model) -> dict:
+        """The CRF's learned transition matrix, and how it scores the moves BIO forbids (O -> I-PER):
+        strongly negative once the transitions have learned."""
+        if model.crf is None:
+            return {}
+        matrix = model.crf.transitions.numpy()
+        legal = np.array([[is_legal_transition(a, b) for b in self.labels] for a in self.labels])
+        return {"crf_transitions": {"labels": self.labels, "matrix": np.round(matrix, 3).tolist(),
+                                    "mean_legal": round(float(matrix[legal].mean()), 3),
+                                    "mean_illegal": round(float(matrix[~legal].mean()), 3),
+                                    "max_illegal": round(float(matrix[~legal].max()), 3)}}
 
     def parse_input_line(self, line, where):
         text = line.strip()

@@ -1,0 +1,91 @@
+"""--train-layers K: the cached bottom gives the same numbers as the whole encoder, only the top
+layers learn, the saved model predicts as it did in training, and a second run reads the cache."""
+import numpy as np
+import paddle
+import pytest
+
+from tasks.config import TrainConfig
+from tasks.engine import checkpoint
+from tasks.engine.frozen import CachedRunner, FrozenBottom
+from tasks.engine.inference import EagerRunner
+from tasks.engine.runner import load_split, run_train, task_class
+from tasks.errors import TaskError
+
+LIMITS = {"train": 48, "dev": 24, "test": 24}
+
+
+def build(task_name, data="offline", options=None):
+    cls = task_class(task_name)
+    examples = load_split(cls, data, "dev", 24)
+    labels = sorted({e["label"] for e in examples}) if cls.data_kind != "ner" else None
+    if labels is None:
+        from tasks import datasets
+
+        labels = datasets.label_list("ner", examples)
+    task = cls("tiny-bert", labels, 64, options)
+    paddle.seed(0)
+    model = task.build_model("tiny-bert")
+    return task, model, task.encode_all(examples)
+
+
+@pytest.mark.parametrize("task_name", ["classification", "ner", "single_tower", "dual_tower"])
+def test_cached_bottom_gives_the_whole_encoders_outputs(task_name, tmp_path):
+    task, model, features = build(task_name)
+    model.eval()
+    frozen = FrozenBottom(model, 1, cache_dir=str(tmp_path))
+    frozen.fill(features, progress=False)
+    assert frozen.stats["source"] == "paddle-inference"
+    inputs, collate = task.inference_features(features)
+    cached, whole = task.run_batches(CachedRunner(model, frozen), inputs, 16, collate), \
+        task.run_batches(EagerRunner(model), inputs, 16, collate)
+    diff = max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(cached, whole))
+    assert diff < 1e-2, diff  # fp16 cache of the bottom's output
+
+
+def test_only_the_top_layers_learn_and_the_cache_is_reused(tmp_path):
+    config = TrainConfig(max_steps=6, batch_size=8, eval_every=3, learning_rate=1e-3, train_layers=1,
+                         cache_dir=str(tmp_path / "cache"), progress=False)
+    run_train("classification", "tiny-bert", "offline", tmp_path / "run", config, max_length=64, limits=LIMITS)
+    task, trained = checkpoint.load(tmp_path / "run" / "best")
+    paddle.seed(42)
+    initial = task.build_model("tiny-bert")
+    before, after = initial.state_dict(), trained.state_dict()
+    changed = {k for k in after if not np.array_equal(before[k].numpy(), after[k].numpy())}
+    top = len(trained.layers) - 1
+    assert changed, "nothing trained"
+    assert all(k.startswith(f"encoder.encoder.layers.{top}.") or not k.startswith("encoder.")
+               or k.startswith("encoder.pooler") for k in changed), sorted(changed)
+    assert any(k.startswith(f"encoder.encoder.layers.{top}.") for k in changed)
+    entries = list((tmp_path / "cache").iterdir())
+    assert len(entries) == 1
+    # a second run on the same model, data and max_length reads the cached bottom from disk
+    frozen = FrozenBottom(initial, 1, cache_dir=str(tmp_path / "cache"))
+    features = {s: task.encode_all(load_split(task_class("classification"), "offline", s, LIMITS[s], 42))
+                for s in ("train", "dev")}
+    assert frozen.fill(features["train"], features["dev"], progress=False)["source"] == "disk"
+
+
+def test_the_saved_model_predicts_as_the_cached_one(tmp_path):
+    config = TrainConfig(max_steps=4, batch_size=8, eval_every=4, learning_rate=1e-3, train_layers=1,
+                         cache_dir="", progress=False)
+    results = run_train("classification", "tiny-bert", "offline", tmp_path / "run", config, max_length=64,
+                        limits=LIMITS)
+    assert results["best_dev"] == pytest.approx(results["dev"]["accuracy"])
+    task, model = checkpoint.load(tmp_path / "run" / "best")
+    dev = task.encode_all(load_split(task_class("classification"), "offline", "dev", LIMITS["dev"], 42))
+    assert task.evaluate(model, dev)["accuracy"] == pytest.approx(results["best_dev"])
+
+
+def test_train_layers_beyond_the_depth_is_a_clear_error(tmp_path):
+    _, model, _ = build("classification")
+    with pytest.raises(TaskError, match="--train-layers 9: expected 1 to"):
+        FrozenBottom(model, 9)
+
+
+def test_a_time_budget_cuts_the_planned_steps(tmp_path):
+    config = TrainConfig(max_steps=5000, batch_size=8, eval_every=1000, learning_rate=1e-3, budget_minutes=0.1,
+                         progress=False)
+    results = run_train("classification", "tiny-bert", "offline", tmp_path / "run", config, max_length=32,
+                        limits=LIMITS)
+    assert 20 < results["steps"] < 5000
+    assert results["train_minutes"] < 0.5
