@@ -21,7 +21,7 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 
 def frozen_features_baseline(task_name: str = "classification", model_name: str = "e5-small-zh",
                              data: str = "offline", max_length: int = 128, limits: dict | None = None,
-                             progress: bool = True) -> dict:
+                             progress: bool = True, cache_dir: str | None = TrainConfig.cache_dir) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -36,7 +36,7 @@ def frozen_features_baseline(task_name: str = "classification", model_name: str 
     task = cls(model_name, labels, max_length)
     features = {s: task.encode_all(examples, what=f"{data} {s} split") for s, examples in splits.items()}
     model = task.build_model(model_name)
-    frozen = FrozenBottom(model, 0, TrainConfig.cache_dir, TrainConfig.cache_gb)  # every layer frozen
+    frozen = FrozenBottom(model, 0, cache_dir, TrainConfig.cache_gb)  # every layer frozen
     frozen.fill(*features.values(), progress=progress)
 
     def matrix(split):
