@@ -181,8 +181,9 @@ class RunConfig:
 # -- each task's own options (stored in its checkpoints) ---------------------------------
 @dataclass
 class ClassificationOptions:
-    pooling: str = setting("auto", "classification / single_tower: [CLS] pooler or mean of the tokens "
-                                   "(auto: mean for e5-small-zh, else cls)", choices=("auto", "cls", "mean"))
+    pooling: str = setting("auto", "classification / single_tower: [CLS] pooler, mean of the tokens, or (text "
+                                   "pairs) each text's mean compared as [u, v, |u-v|, u*v] (auto: mean for "
+                                   "e5-small-zh, else cls)", choices=("auto", "cls", "mean", "pair"))
 
     def __post_init__(self):
         validate(self)

@@ -55,7 +55,7 @@ RECIPES = {
     "demo": {
         "classification": Recipe("classification", "e5-small-zh", 128, {"train": 4000, "dev": 400}, {},
                                  DEMO_TRAIN | dict(train_layers=2)),
-        "ner": Recipe("ner", "e5-small-zh", 128, {"train": 6000, "dev": 500, "test": 2000}, {"crf": False},
+        "ner": Recipe("ner", "e5-small-zh", 128, {"train": 8000, "dev": 500, "test": 2000}, {"crf": False},
                       DEMO_TRAIN | dict(batch_size=16, eval_every=125, train_layers=4)),
         "single_tower": Recipe("single_tower", "e5-small-zh", 128, {"train": 4000, "dev": 400}, {},
                                DEMO_TRAIN | dict(train_layers=2)),

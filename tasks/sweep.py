@@ -79,7 +79,7 @@ def limit_of(task: str, budget: str) -> float | None:
 
 def table(rows: list[dict]) -> str:
     lines = ["# Recipe sweep", "",
-             "Written by `python -m tasks sweep` (tasks/sweep.py) from benchmarks/recipes.json: every run's settings, ",
+             "Written by `python -m tasks sweep` (tasks/sweep.py) from benchmarks/recipes.json: every run's settings,",
              "its best dev metric (which chose the recipe), its test metric and wall time. Per task and budget",
              f"({', '.join(f'{b} <= {m} min' if m else b for b, m in BUDGET_MINUTES.items())}; NER's README budget "
              f"{NER_README_MINUTES:g} min), **bold** marks the best dev metric among the runs that fit.", ""]

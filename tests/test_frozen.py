@@ -89,3 +89,22 @@ def test_a_time_budget_cuts_the_planned_steps(tmp_path):
                         limits=LIMITS)
     assert 20 < results["steps"] < 5000
     assert results["train_minutes"] < 0.5
+
+
+def test_pair_pooling_compares_the_two_texts_and_exports(tmp_path):
+    from tasks.engine.inference import export, open_runner
+
+    config = TrainConfig(max_steps=4, batch_size=8, eval_every=4, learning_rate=1e-3, train_layers=1, cache_dir="",
+                         progress=False)
+    results = run_train("single_tower", "tiny-bert", "offline", tmp_path / "run", config, max_length=48,
+                        options={"pooling": "pair"}, limits=LIMITS)
+    task, model = checkpoint.load(tmp_path / "run" / "best")
+    assert task.options.pooling == "pair" and model.classifier.weight.shape[0] == 4 * model.hidden_size
+    dev = task.encode_all(load_split(task_class("single_tower"), "offline", "dev", LIMITS["dev"], 42))
+    assert task.evaluate(model, dev)["accuracy"] == pytest.approx(results["best_dev"], abs=0.05)
+    export(tmp_path / "run" / "best", task, model)
+    exported = task.run_batches(open_runner(tmp_path / "run" / "best", model, "paddle-inference"), dev)
+    eager = task.run_batches(model, dev)
+    assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(exported, eager)) < 1e-4
+    with pytest.raises(TaskError, match="--pooling pair"):
+        task_class("classification")("tiny-bert", ["0", "1"], 32, {"pooling": "pair"})

@@ -13,6 +13,7 @@ from tasks.config import ClassificationOptions
 from tasks.engine.metrics import accuracy, macro_f1
 from tasks.engine.modeling import SequenceClassifier
 from tasks.engine.task import Task, softmax
+from tasks.errors import TaskError
 
 
 class ClassificationTask(Task):
@@ -21,8 +22,12 @@ class ClassificationTask(Task):
     main_metric = "accuracy"
     Options = ClassificationOptions
 
+    pair_input = False  # one text per example: pooling "pair" needs two
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.options.pooling == "pair" and not self.pair_input:
+            raise TaskError("--pooling pair: compares the two texts of a pair; this task has one text per example")
         if self.options.pooling == "auto":
             offline = models.resolve(self.model_name).kind == "offline"
             self.options.pooling = "mean" if offline else "cls"
@@ -34,7 +39,8 @@ class ClassificationTask(Task):
         return feature
 
     def build_model(self, encoder_name):
-        return SequenceClassifier(self.load_encoder(encoder_name), self.pad_id, len(self.labels), self.options.pooling)
+        return SequenceClassifier(self.load_encoder(encoder_name), self.pad_id, len(self.labels), self.options.pooling,
+                                  sep_id=self.tokenizer.sep_token_id)
 
     def loss(self, logits, batch, model):
         return F.cross_entropy(logits, batch["label"])

@@ -43,6 +43,32 @@ class Pooling(nn.Layer):
         return (sequence * weights).sum(1) / weights.sum(1)
 
 
+class SegmentPairPooling(nn.Layer):
+    """A text pair encoded together (cross-encoder): the mean of each text's own tokens, u and v,
+    compared as Sentence-BERT compares two embeddings, [u, v, |u - v|, u * v]. Every layer below
+    still lets each token attend to the other text. Segments come from the separator tokens, so
+    both conventions work: BERT's [CLS] a [SEP] b [SEP] and XLM-R's <s> a </s></s> b </s>."""
+
+    def __init__(self, sep_id: int):
+        super().__init__()
+        self.sep_id = int(sep_id)
+
+    def forward(self, sequence, input_ids, mask):
+        is_sep = (input_ids == self.sep_id).astype("int64")
+        after_sep = paddle.cumsum(is_sep, axis=1)
+        real = mask * (1 - is_sep)
+        not_cls = (paddle.cumsum(paddle.ones_like(input_ids), axis=1) > 1).astype("int64")
+        first = (after_sep == 0).astype("int64") * real * not_cls
+        second = (after_sep > 0).astype("int64") * real
+        u, v = (masked_mean(sequence, m) for m in (first, second))
+        return paddle.concat([u, v, (u - v).abs(), u * v], axis=-1)
+
+
+def masked_mean(sequence, mask):
+    weights = mask.astype(sequence.dtype).unsqueeze(-1)
+    return (sequence * weights).sum(1) / weights.sum(1).clip(min=1.0)
+
+
 class PairClassifier(nn.Layer):
     """Sentence-BERT's classifier on [u, v, |u - v|] (Reimers & Gurevych, 2019)."""
 
@@ -157,14 +183,22 @@ class EncoderModel(nn.Layer):
 class SequenceClassifier(EncoderModel):
     """Text (or text pair) -> class logits: pooling, dropout, linear (classification, single tower)."""
 
-    def __init__(self, encoder, pad_id: int, num_labels: int, pooling: str = "cls"):
+    def __init__(self, encoder, pad_id: int, num_labels: int, pooling: str = "cls", sep_id: int | None = None):
         super().__init__(encoder, pad_id)
-        self.pooling = Pooling(pooling)
-        self.classifier = nn.Linear(self.hidden_size, num_labels)
+        if pooling == "pair":
+            self.pooling = SegmentPairPooling(sep_id)
+            self.classifier = nn.Linear(4 * self.hidden_size, num_labels)
+        else:
+            self.pooling = Pooling(pooling)
+            self.classifier = nn.Linear(self.hidden_size, num_labels)
 
     def forward(self, input_ids, token_type_ids, bottom=None):
         sequence, pooled, mask = self.encode(input_ids, token_type_ids, bottom)
-        return self.classifier(self.dropout(self.pooling(sequence, pooled, mask)))
+        if isinstance(self.pooling, SegmentPairPooling):
+            features = self.pooling(sequence, input_ids, mask)
+        else:
+            features = self.pooling(sequence, pooled, mask)
+        return self.classifier(self.dropout(features))
 
     def infer(self, input_ids, token_type_ids, bottom=None):
         return self(input_ids, token_type_ids, bottom)

@@ -22,6 +22,7 @@ def positive_label(labels: list[str]) -> str:
 class SingleTowerTask(ClassificationTask):
     name = "single_tower"
     data_kind = "matching"
+    pair_input = True
 
     def encode(self, example, with_label=True):
         feature = self.tokenize(example["text_a"], example["text_b"])
