@@ -529,14 +529,20 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
         log.info("offline data up to date (%s)", data / MANIFEST)
         return old
 
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=4, desc="building offline data", disable=None, leave=False)  # a terminal only
     # sentiment
     reviews, sent_stats, sent_rep = clean_sentiment(paths["sentiment_neg"], paths["sentiment_pos"], limit)
     sent_splits = split_sentiment(reviews, seed)
+    bar.update(1)
     # matching (derived from the cleaned reviews, keeping their split)
     match_splits, match_stats = derive_matching(sent_splits, seed)
     baseline = overlap_baseline(match_splits["dev"], match_splits["test"])
+    bar.update(1)
     # NER
     ner_splits, ner_stats, ner_rep = build_ner(paths["msra_train"], paths["msra_test"], seed, limit)
+    bar.update(1)
 
     datasets = {}
     writers = {"classification": write_classification, "matching": write_matching, "ner": write_conll}
@@ -593,6 +599,8 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
     for rep in (sent_rep, ner_rep):
         rep.report(log)
     manifest["build"] = {"status": "built", "seconds": round(time.perf_counter() - started, 2)}
+    bar.update(1)
+    bar.close()
     log.info("offline data built in %.1f s -> %s", manifest["build"]["seconds"], data / MANIFEST)
     return manifest
 

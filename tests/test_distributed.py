@@ -30,3 +30,9 @@ def test_two_processes_train_like_one(tmp_path, repo_root):
     assert r1["best_dev"] == pytest.approx(r2["best_dev"], abs=TOLERANCE)
     assert r1["metric"] == pytest.approx(r2["metric"], abs=TOLERANCE)
     assert (tmp_path / "two" / "launch-logs" / "workerlog.1").is_file()
+    # --resume on 2 processes: both load rank 0's resume point (here: the finished run, nothing left to do)
+    proc = subprocess.run([sys.executable, "-m", "tasks", *ARGS, "--out", str(tmp_path / "two"), "--nproc", "2",
+                           "--resume"], cwd=repo_root, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert losses(tmp_path / "two") == two
+    assert json.loads((tmp_path / "two" / "results.json").read_text())["metric"] == pytest.approx(r2["metric"])
