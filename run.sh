@@ -50,7 +50,8 @@ ensure_venv
 case "$cmd" in
   test)
     shift
-    exec "$VENV/bin/python" -m pytest "$@"
+    # one pytest-xdist worker per core, whole files per worker (module fixtures stay shared)
+    exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"
     ;;
   grade)
     shift
