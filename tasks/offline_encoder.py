@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import struct
 import tempfile
@@ -36,6 +37,8 @@ from typing import Any
 import tasks  # noqa: F401  (CPU thread settings before paddle is imported)
 from tasks.errors import ModelError
 from tasks.io import atomic_dir, sha256_file
+
+log = logging.getLogger("tasks")
 
 DEFAULT_NAME = "e5-small-zh"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -420,17 +423,23 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
     existing = read_report(out_dir)
     if existing and not force and existing["pruned"] == prune and existing["layers_requested"] == layers:
         return existing
+    from tqdm.auto import tqdm
+
     src_path = Path(source) if source is not None else source_path()
     start = time.perf_counter()
+    bar = tqdm(total=4, desc="converting the offline encoder", disable=None, leave=False)  # a terminal only
     src = read_source(src_path)
     n_layers = src.NL if layers is None else int(layers)
     if not 1 <= n_layers <= src.NL:
         raise ValueError(f"layers={layers}: the source model has {src.NL} layers")
     ids = kept_ids(src, prune)
+    bar.update(1)
     with atomic_dir(out_dir) as tmp:
         model_bytes = spm_model_proto(src, ids)
         _write_tokenizer(model_bytes, tmp, src.MAXP)
+        bar.update(1)
         _write_model(src, ids, n_layers, tmp)
+        bar.update(1)
         (tmp / ORIGINAL_IDS_FILE).write_text(json.dumps(ids, separators=(",", ":")) + "\n", encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         report = {
@@ -452,6 +461,10 @@ def build(out_dir, *, prune: bool = True, layers: int | None = None, force: bool
             "seconds": round(time.perf_counter() - start, 2),
         }
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    bar.update(1)
+    bar.close()
+    log.info("offline encoder built in %.1f s -> %s (%d layers, vocabulary %d)", report["seconds"], out_dir,
+             n_layers, len(ids))
     return report
 
 
