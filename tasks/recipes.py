@@ -83,7 +83,7 @@ RECIPES["readme"] = {
     "classification": Recipe("classification", "e5-small-zh", 128, {}, {},
                              dict(epochs=2, batch_size=32, learning_rate=2e-4, eval_every=100, train_layers=2,
                                   budget_minutes=20.0)),
-    "ner": Recipe("ner", "e5-small-zh", 128, {}, {"crf": True},
+    "ner": Recipe("ner", "e5-small-zh", 128, {}, {"crf": False},  # measured with softmax; the CRF run is still to do
                   dict(epochs=1, batch_size=16, learning_rate=3e-4, eval_every=700, train_layers=4,
                        budget_minutes=30.0)),
     "single_tower": Recipe("single_tower", "e5-small-zh", 128, {}, {},
