@@ -23,7 +23,7 @@ import numpy as np
 import paddle
 from tqdm.auto import tqdm
 
-from tasks.engine.inference import EagerRunner, quiet_native_output
+from tasks.engine.inference import EagerRunner, _numpy as _array, cpu_predictor, quiet_native_output
 from tasks.errors import TaskError
 from tasks.io import atomic_dir
 
@@ -149,21 +149,13 @@ class FrozenBottom:
         if "gpu" in paddle.device.get_device():  # a GPU runs the eager forward fast enough
             return run_eager, "eager"
         try:
-            from paddle import inference
-
-            from tasks.engine.inference import _threads
-
             folder = Path(tempfile.mkdtemp(prefix="frozen-bottom-"))
             spec = [paddle.static.InputSpec([None, None], "int64", n) for n in ("input_ids", "token_type_ids")]
             with quiet_native_output():
                 paddle.jit.save(paddle.jit.to_static(bottom.forward, input_spec=spec, full_graph=True),
                                 str(folder / "bottom"))
             graph = next(p for p in folder.iterdir() if p.suffix in (".json", ".pdmodel"))
-            config = inference.Config(str(graph), str(folder / "bottom.pdiparams"))
-            config.enable_mkldnn()
-            config.set_cpu_math_library_num_threads(_threads())
-            config.disable_glog_info()
-            predictor = inference.create_predictor(config)
+            predictor = cpu_predictor(graph, folder / "bottom.pdiparams")
             shutil.rmtree(folder, ignore_errors=True)
             names = predictor.get_input_names()
             output = predictor.get_output_handle(predictor.get_output_names()[0])
@@ -252,24 +244,8 @@ class CachedRunner(EagerRunner):
         super().__init__(model)
         self.frozen = frozen
 
-    def __call__(self, batch: dict) -> list[np.ndarray]:
-        bottoms = self.frozen.inputs({k: _array(v) for k, v in batch.items() if k in TEXT_FIELDS or
-                                      k == "token_type_ids"})
-        if bottoms is None:
-            return super().__call__(batch)
-        was_training = self.model.training
-        self.model.eval()
-        with paddle.no_grad():
-            inputs = [batch[k] if isinstance(batch[k], paddle.Tensor) else paddle.to_tensor(batch[k])
-                      for k in self.input_names]
-            out = self.model.infer(*inputs, **bottoms)
-        if was_training:
-            self.model.train()
-        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-
-
-def _array(value) -> np.ndarray:
-    return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+    def extra_inputs(self, batch: dict) -> dict:
+        return self.frozen.inputs(batch) or {}  # a text not cached: the whole encoder runs
 
 
 def runner_for(model, config, features: list[dict]):

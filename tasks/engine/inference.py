@@ -48,13 +48,17 @@ class EagerRunner:
     def extras(self) -> dict:
         return self.model.export_extras()
 
+    def extra_inputs(self, batch: dict) -> dict:
+        """Keyword arguments of ``infer`` besides the named inputs (a cached bottom, see frozen.py)."""
+        return {}
+
     def __call__(self, batch: dict) -> list[np.ndarray]:
         was_training = self.model.training
         self.model.eval()
         with paddle.no_grad():
             inputs = [batch[k] if isinstance(batch[k], paddle.Tensor) else paddle.to_tensor(batch[k])
                       for k in self.input_names]
-            out = self.model.infer(*inputs)
+            out = self.model.infer(*inputs, **self.extra_inputs(batch))
         if was_training:
             self.model.train()
         return [_numpy(o) for o in (out if isinstance(out, (tuple, list)) else [out])]
@@ -70,11 +74,8 @@ class PaddleInferenceRunner:
 
         spec = read_export(directory)
         self.input_names, self.extras = tuple(spec["inputs"]), spec.get("extras", {})
-        config = inference.Config(str(directory / spec["paddle"]["model"]), str(directory / spec["paddle"]["params"]))
-        config.enable_mkldnn()
-        config.set_cpu_math_library_num_threads(threads or _threads())
-        config.disable_glog_info()
-        self.predictor = inference.create_predictor(config)
+        self.predictor = cpu_predictor(directory / spec["paddle"]["model"], directory / spec["paddle"]["params"],
+                                       threads)
         self.output_names = self.predictor.get_output_names()
 
     def __call__(self, batch: dict) -> list[np.ndarray]:
@@ -85,6 +86,17 @@ class PaddleInferenceRunner:
             handle.copy_from_cpu(value)
         self.predictor.run()
         return [self.predictor.get_output_handle(n).copy_to_cpu() for n in self.output_names]
+
+
+def cpu_predictor(graph: Path, params: Path, threads: int | None = None):
+    """A Paddle Inference predictor with oneDNN (MKL-DNN) kernels on the usable cores."""
+    from paddle import inference
+
+    config = inference.Config(str(graph), str(params))
+    config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(threads or _threads())
+    config.disable_glog_info()
+    return inference.create_predictor(config)
 
 
 class OnnxRunner:
