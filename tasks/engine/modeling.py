@@ -16,7 +16,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 import numpy as np
-from paddlenlp.layers import LinearChainCrf
+from tasks.engine.crf import LinearChainCrf  # PaddleNLP's, normaliser fixed (see crf.py)
 
 from tasks.errors import TaskError
 
@@ -239,7 +239,7 @@ class TokenTagger(EncoderModel):
         super().__init__(encoder, pad_id)
         self.classifier = nn.Linear(self.hidden_size, num_tags)
         # crf_lr multiplies the optimiser's rate for the transition matrix only
-        self.crf = LinearChainCrf(num_tags, crf_lr=crf_lr, with_start_stop_tag=False) if crf else None
+        self.crf = LinearChainCrf(num_tags, crf_lr=crf_lr) if crf else None
 
     def forward(self, input_ids, token_type_ids, word_starts, bottom=None):
         sequence, _, _ = self.encode(input_ids, token_type_ids, bottom)
