@@ -91,6 +91,17 @@ def test_a_time_budget_cuts_the_planned_steps(tmp_path):
     assert results["train_minutes"] < 0.5
 
 
+def test_the_budget_keeps_time_for_the_final_test_evaluation():
+    from tasks.engine.trainer import steps_within_budget
+
+    config = TrainConfig(budget_minutes=10.0, eval_every=100)
+    # 600 s budget, 60 s gone, 1 s a step, 10 s an evaluation (0.1 s a step averaged)
+    plan = dict(step=20, total=10_000, elapsed_s=60.0, step_s=1.0, eval_s=10.0)
+    assert steps_within_budget(config, **plan, final_evals=0.0) == 20 + int(540 / 1.1)
+    assert steps_within_budget(config, **plan, final_evals=2.0) == 20 + int(520 / 1.1)
+    assert steps_within_budget(config, **plan | {"total": 300}) == 300  # it fits: nothing cut
+
+
 def test_pair_pooling_compares_the_two_texts_and_exports(tmp_path):
     from tasks.engine.inference import export, open_runner
 

@@ -125,7 +125,10 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     paddle.seed(config.seed)
     model = task.build_model(model_name)
     check_max_length(model, max_length, model_name)
-    state = train(task, model, features["train"], features["dev"], out_dir, config, resume=resume)
+    # the test evaluation exports the saved model and runs the test split: about two dev evaluations' worth each
+    final_evals = 2.0 * max(1.0, len(features["test"]) / max(1, len(features["dev"])))
+    state = train(task, model, features["train"], features["dev"], out_dir, config, resume=resume, started=started,
+                  final_evals=final_evals if features["test"] else 0.0)
     if not distributed.is_main():  # rank 0 evaluates on test and writes the results
         return {}
     train_minutes = (time.time() - started) / 60

@@ -66,10 +66,11 @@ def make_schedule(config: TrainConfig, total_steps: int, step: int = 0):
 
 
 def steps_within_budget(config: TrainConfig, step: int, total: int, elapsed_s: float, step_s: float,
-                        eval_s: float) -> int:
+                        eval_s: float, final_evals: float = 1.0) -> int:
     """The planned step count cut so that training, its evaluations and the final test evaluation
-    (about one more evaluation) end within --budget-minutes."""
-    left = config.budget_minutes * 60 - elapsed_s - eval_s
+    (``final_evals`` dev evaluations' worth: the saved model's export and the test split) end
+    within --budget-minutes of the run's start."""
+    left = config.budget_minutes * 60 - elapsed_s - eval_s * final_evals
     per_step = step_s + eval_s / config.eval_every
     return max(step + 1, min(total, step + int(left / per_step)))
 
@@ -139,8 +140,11 @@ def is_better(value: float, best: float | None) -> bool:
 
 
 def train(task: Task, model, train_features: list[dict], dev_features: list[dict], out_dir: Path,
-          config: TrainConfig, resume: bool = False) -> TrainerState:
-    started = time.time()  # the budget counts the frozen layers' caching too
+          config: TrainConfig, resume: bool = False, started: float | None = None,
+          final_evals: float = 1.0) -> TrainerState:
+    """``started``: when the run began (the budget counts loading and caching too); ``final_evals``:
+    the test evaluation after training, in dev evaluations (for --budget-minutes)."""
+    started = started or time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     main = distributed.is_main()  # only rank 0 writes (one process unless launched on several)
@@ -215,11 +219,12 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
                 if state.step == calibrate_at:  # time of a step and of an evaluation, measured: fit the budget
                     step_s = (eval_started - loop_started) / (state.step - 0.5)  # the first step was cut short
                     fitted = distributed.agree(steps_within_budget(config, state.step, total, time.time() - started,
-                                                                   step_s, time.time() - eval_started))
+                                                                   step_s, time.time() - eval_started,
+                                                                   final_evals))
+                    log.info("--budget-minutes %s: %.2f s per step, %.1f s per evaluation; training %s at step %d "
+                             "of %d (%.2f epochs)", config.budget_minutes, step_s, time.time() - eval_started,
+                             "stops" if fitted < total else "fits: it ends", fitted, total, fitted / len(sampler))
                     if fitted < total:
-                        log.info("--budget-minutes %s: %.2f s per step, %.1f s per evaluation; training stops "
-                                 "at step %d of %d (%.2f epochs)", config.budget_minutes, step_s,
-                                 time.time() - eval_started, fitted, total, fitted / len(sampler))
                         total = state.total_steps = fitted
                         schedule = optimizer._learning_rate = make_schedule(config, total, state.step)
                         bar.total = total
