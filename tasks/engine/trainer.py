@@ -179,8 +179,10 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
     train_model = distributed.wrap(model)
     metric = task.selection_metric or task.main_metric
     runner = CachedRunner(model, frozen) if frozen else EagerRunner(model)
+    # --budget-minutes: steps and evaluations are timed from step 20 on; the plan is re-fitted at every
+    # evaluation (it only ever shrinks), because the first steps are not a reliable sample
     calibrate_at = min(state.step + 20, total) if config.budget_minutes and not resume else 0
-    loop_started, eval_seconds = None, 0.0
+    loop_started, first_step, eval_seconds, evaluations = None, state.step, 0.0, 0
     # disable=None: no bar when stderr is not a terminal (CI logs), unless progress is off anyway
     bar = tqdm(total=total, initial=state.step, desc=f"train {task.name}",
                disable=None if config.progress and main else True,
@@ -214,16 +216,19 @@ def train(task: Task, model, train_features: list[dict], dev_features: list[dict
             if evaluate_now and dev_features:
                 eval_started = time.time()
                 result = task.evaluate(runner, dev_features, config.eval_batch_size)
-                eval_seconds += time.time() - eval_started
+                this_eval = time.time() - eval_started
+                eval_seconds, evaluations = eval_seconds + this_eval, evaluations + 1
                 row.update(elapsed_s=round(time.time() - started, 2), eval_s=round(eval_seconds, 2))
-                if state.step == calibrate_at:  # time of a step and of an evaluation, measured: fit the budget
-                    step_s = (eval_started - loop_started) / (state.step - 0.5)  # the first step was cut short
+                if calibrate_at and state.step >= calibrate_at:
+                    stepping = eval_started - loop_started - (eval_seconds - this_eval)
+                    step_s = stepping / (state.step - first_step - 0.5)  # the first step was cut short
+                    eval_s = eval_seconds / evaluations
                     fitted = distributed.agree(steps_within_budget(config, state.step, total, time.time() - started,
-                                                                   step_s, time.time() - eval_started,
-                                                                   final_evals))
-                    log.info("--budget-minutes %s: %.2f s per step, %.1f s per evaluation; training %s at step %d "
-                             "of %d (%.2f epochs)", config.budget_minutes, step_s, time.time() - eval_started,
-                             "stops" if fitted < total else "fits: it ends", fitted, total, fitted / len(sampler))
+                                                                   step_s, eval_s, final_evals))
+                    if state.step == calibrate_at or fitted < total:
+                        log.info("--budget-minutes %s: %.2f s per step, %.1f s per evaluation; training %s at step "
+                                 "%d of %d (%.2f epochs)", config.budget_minutes, step_s, eval_s,
+                                 "stops" if fitted < total else "fits: it ends", fitted, total, fitted / len(sampler))
                     if fitted < total:
                         total = state.total_steps = fitted
                         schedule = optimizer._learning_rate = make_schedule(config, total, state.step)
