@@ -10,8 +10,9 @@ their settings from.
 
 All but ``quick`` and ``lesson`` use the pretrained 12-layer encoder, cut where linear probes of its
 layers score best for the task when that helps (``e5-small-zh@10`` for sentiment, ``@8`` for NER),
-and train its top ``train_layers`` over the cached frozen bottom (tasks/engine/frozen.py). `python -m tasks sweep` trains the
-candidates around each README recipe and records the measurements in benchmarks/recipes.md.
+and train its top ``train_layers`` over the cached frozen bottom (tasks/engine/frozen.py).
+`python -m tasks sweep` trains the candidates around each README recipe and records the
+measurements in benchmarks/recipes.md.
 """
 from __future__ import annotations
 
@@ -78,8 +79,8 @@ QUICK_LIMITS = {"train": 64, "dev": 32, "test": 32}
 QUICK_TRAIN = dict(max_steps=4, batch_size=16, eval_every=2, freeze_embeddings=True, train_layers=1, cache_dir="")
 RECIPES["quick"] = {task: dataclasses.replace(r, model="tiny-bert", limits=QUICK_LIMITS, train=QUICK_TRAIN)
                     for task, r in RECIPES["demo"].items()}
-# `python -m tasks train --task T` with no other flag: the whole training split, full-depth encoder,
-# top layers trained over the cached bottom (tasks/engine/frozen.py)
+# `python -m tasks train --task T` with no other flag: the whole training split, the encoder cut per
+# task, top layers trained over the cached bottom (tasks/engine/frozen.py)
 RECIPES["readme"] = {
     # sentiment: the first 10 layers (mean-pooled features peak at layer 10), layers 7-10 trained
     "classification": Recipe("classification", "e5-small-zh@10", 160, {}, {},
