@@ -12,6 +12,7 @@ import pytest
 from tasks.cli import main as cli
 from tasks.engine.runner import load_checkpoint, run_evaluate, run_predict, run_train
 from tasks.errors import TaskError
+from tasks.io import existing_dir
 from tasks.engine.trainer import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
@@ -197,7 +198,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, repo_root):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = json.loads(state_file.read_text())["state"]["step"]
+    # a kill between replace_dir's two renames leaves last.old only; --resume reads that one too
+    killed_at = json.loads((existing_dir(killed_dir / "last") / "trainer_state.json").read_text())["state"]["step"]
     assert 16 <= killed_at < 36, "the run must be killed mid-training"
 
     resumed = subprocess.run(train_cmd(killed_dir, "--resume"), cwd=repo_root, env=env, capture_output=True, text=True)
