@@ -3,6 +3,7 @@ dataclasses in tasks/config.py and the task folders' Options, so their defaults 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -161,8 +162,10 @@ def add_train_args(p):
     """Flags not given come from the task's README recipe (tasks/recipes.py), then the dataclasses."""
     add_arguments(p, RunConfig, recipe_defaults=True)
     add_arguments(p, TrainConfig, "training", recipe_defaults=True)
-    for cls, names in task_option_classes().items():
-        add_arguments(p, cls, "options of " + " / ".join(names), recipe_defaults=True)
+    added = set()
+    for cls, names in task_option_classes().items():  # a subclass adds only its own fields
+        add_arguments(p, cls, "options of " + " / ".join(names), recipe_defaults=True, exclude=added)
+        added |= {f.name for f in dataclasses.fields(cls)}
 
 
 def train_settings(args):

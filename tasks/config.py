@@ -53,14 +53,14 @@ def validate(obj) -> None:
             raise TaskError(f"{where} {value}: expected a value > {meta['above']}")
 
 
-def add_arguments(parser, cls, title: str | None = None, recipe_defaults: bool = False) -> None:
-    """One flag per field of ``cls``; defaults and help come from the dataclass. With
+def add_arguments(parser, cls, title: str | None = None, recipe_defaults: bool = False, exclude=()) -> None:
+    """One flag per field of ``cls`` (but those named in ``exclude``); defaults and help come from the dataclass. With
     ``recipe_defaults`` a flag not given is left unset, so the caller can take it from a recipe
     (tasks/recipes.py) before falling back to the dataclass."""
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         meta = f.metadata
-        if not meta.get("cli", True):
+        if not meta.get("cli", True) or f.name in exclude:
             continue
         kind = _type_of(f)
         kwargs = {"dest": f.name, "help": meta.get("help", "")}
@@ -190,6 +190,22 @@ class ClassificationOptions:
 
 
 @dataclass
+class SingleTowerOptions(ClassificationOptions):
+    joint_layers: int = setting(0, "single_tower: the texts meet in the top N encoder layers; below them each "
+                                   "text runs alone, once per text (0: one joint input from the embeddings up, "
+                                   "[CLS] a [SEP] b [SEP]); --max-length then counts each text", minimum=0)
+    negatives: int = setting(0, "single_tower with --joint-layers: other texts of the batch each matching pair "
+                                "is also scored against (through the joint layers only), ranked below its own",
+                             minimum=0)
+
+    def __post_init__(self):
+        validate(self)
+        if self.negatives and not self.joint_layers:
+            raise TaskError("--negatives needs --joint-layers: without a join, each extra pair costs a whole "
+                            "encoder pass")
+
+
+@dataclass
 class NerOptions:
     crf: bool = setting(False, "ner: CRF layer + Viterbi decoding instead of a per-word softmax")
     crf_lr: float = setting(100.0, "ner: the CRF transitions' learning rate as a multiple of --lr "
@@ -208,5 +224,5 @@ class DualTowerOptions:
         validate(self)
 
 
-TASK_OPTIONS = {"classification": ClassificationOptions, "single_tower": ClassificationOptions,
+TASK_OPTIONS = {"classification": ClassificationOptions, "single_tower": SingleTowerOptions,
                 "ner": NerOptions, "dual_tower": DualTowerOptions}

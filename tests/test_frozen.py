@@ -119,3 +119,56 @@ def test_pair_pooling_compares_the_two_texts_and_exports(tmp_path):
     assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(exported, eager)) < 1e-4
     with pytest.raises(TaskError, match="--pooling pair"):
         task_class("classification")("tiny-bert", ["0", "1"], 32, {"pooling": "pair"})
+
+
+def test_late_join_cross_encoder_caches_each_text_trains_and_exports(tmp_path):
+    """--joint-layers: each text's frozen bottom is cached alone, the cached model scores as the whole
+    one, training with in-batch negatives runs, and the exported graph scores as the eager model."""
+    from tasks.engine.inference import export, open_runner
+
+    options = {"pooling": "pair", "joint_layers": 1, "negatives": 2}
+    task, model, features = build("single_tower", options=task_class("single_tower").Options(**options))
+    model.eval()
+    frozen = FrozenBottom(model, 1, cache_dir=str(tmp_path / "cache"))
+    frozen.fill(features, progress=False)
+    assert frozen.stats["texts"] == len({tuple(f[k]) for f in features for k in ("a_ids", "b_ids")})
+    cached, whole = task.run_batches(CachedRunner(model, frozen), features, 8), task.run_batches(model, features, 8)
+    assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(cached, whole)) < 1e-2
+
+    config = TrainConfig(max_steps=4, batch_size=8, eval_every=4, learning_rate=1e-3, train_layers=1, cache_dir="",
+                         progress=False)
+    run_train("single_tower", "tiny-bert", "offline", tmp_path / "run", config, max_length=32, options=options,
+              limits=LIMITS)
+    task, model = checkpoint.load(tmp_path / "run" / "best")
+    assert task.options.joint_layers == 1 and model.joint_layers == 1
+    dev = task.encode_all(load_split(task_class("single_tower"), "offline", "dev", LIMITS["dev"], 42))
+    export(tmp_path / "run" / "best", task, model)
+    exported = task.run_batches(open_runner(tmp_path / "run" / "best", model, "paddle-inference"), dev)
+    eager = task.run_batches(model, dev)
+    assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(exported, eager)) < 1e-4
+
+
+def test_in_batch_negatives_rank_each_pair_above_other_texts_but_never_its_own_twin():
+    options = task_class("single_tower").Options(pooling="pair", joint_layers=1, negatives=3)
+    task, model, features = build("single_tower", options=options)
+    positive = task.label_to_id["1"]
+    rows = [f for f in features if f["label"] == positive][:4]
+    batch = task.collate_fn()(rows)
+    outputs = model(batch["a_ids"], batch["b_ids"])
+    pairwise = float(paddle.nn.functional.cross_entropy(outputs[0], batch["label"]))
+    assert float(task.loss(outputs, batch, model)) > pairwise  # the ranking term adds to it
+    twins = task.collate_fn()([dict(r, b_ids=rows[0]["b_ids"]) for r in rows])  # every row: the same second text
+    outputs = model(twins["a_ids"], twins["b_ids"])
+    pairwise = float(paddle.nn.functional.cross_entropy(outputs[0], twins["label"]))
+    assert float(task.loss(outputs, twins, model)) == pytest.approx(pairwise, abs=1e-5)  # no negative left
+
+
+def test_late_join_settings_that_cannot_work_are_clear_errors():
+    Options = task_class("single_tower").Options
+    with pytest.raises(TaskError, match="--negatives needs --joint-layers"):
+        Options(pooling="pair", negatives=2)
+    with pytest.raises(TaskError, match="--pooling pair"):
+        build("single_tower", options=Options(pooling="mean", joint_layers=1))
+    task, model, _ = build("single_tower", options=Options(pooling="pair", joint_layers=2))
+    with pytest.raises(TaskError, match="--train-layers 1 is below --joint-layers 2"):
+        FrozenBottom(model, 1)

@@ -62,6 +62,9 @@ class FrozenBottom:
             raise TaskError(f"--train-layers {train_layers}: expected 1 to {depth - 1} for a {depth}-layer encoder "
                             "(0 trains all layers)")
         self.model, self.layers, self.train_layers = model, depth - train_layers, train_layers
+        if getattr(model, "joint_layers", 0) > train_layers > 0:
+            raise TaskError(f"--train-layers {train_layers} is below --joint-layers {model.joint_layers}: frozen "
+                            "layers that read both texts cannot be cached per text")
         model.trained_layers = train_layers
         frozen = list(model.encoder.embeddings.parameters())
         for layer in model.layers[:self.layers]:
