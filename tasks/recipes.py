@@ -55,12 +55,13 @@ EVAL_SUBSET = {"dev": 300, "test": 1000}
 DEMO_TRAIN = dict(epochs=1, batch_size=32, learning_rate=3e-4, eval_every=40, budget_minutes=4.0)
 RECIPES = {
     "demo": {
-        "classification": Recipe("classification", "e5-small-zh@10", 128, {"train": 4000, "dev": 400}, {},
+        # 800 dev reviews: with 400 the best-dev step was picked on noise (best at step 80 of 125)
+        "classification": Recipe("classification", "e5-small-zh@10", 128, {"train": 4000, "dev": 800}, {},
                                  DEMO_TRAIN | dict(train_layers=2)),
         "ner": Recipe("ner", "e5-small-zh@8", 128, {"train": 8000, "dev": 500, "test": 2000}, {"crf": True},
-                      DEMO_TRAIN | dict(batch_size=16, eval_every=125, train_layers=4)),
-        "single_tower": Recipe("single_tower", "e5-small-zh@10", 128, {"train": 4000, "dev": 400}, {"pooling": "pair"},
-                               DEMO_TRAIN | dict(train_layers=2)),
+                      DEMO_TRAIN | dict(batch_size=16, eval_every=125, train_layers=4, budget_minutes=5.0)),
+        "single_tower": Recipe("single_tower", "e5-small-zh", 64, {"train": 4000, "dev": 400},
+                               {"pooling": "pair", "joint_layers": 1, "negatives": 3}, DEMO_TRAIN | dict(train_layers=2)),
         "dual_tower": Recipe("dual_tower", "e5-small-zh", 64, {"train": 4000, "dev": 400}, {"objective": "both"},
                              DEMO_TRAIN | dict(learning_rate=2e-4, train_layers=2)),
     },
@@ -87,11 +88,15 @@ RECIPES["readme"] = {
                              dict(epochs=1.5, batch_size=32, learning_rate=2e-4, eval_every=200, train_layers=4,
                                   budget_minutes=20.0)),
     # NER: the encoder's first 8 layers (token features peak at layer 8; measured: test F1 0.790 with
-    # layers 5-8 trained against 0.746 with layers 9-12 of the whole encoder, same steps); CRF 0.818
+    # layers 5-8 trained against 0.746 with layers 9-12 of the whole encoder, same steps, softmax);
+    # CRF, every character scored at its rank in its piece: test F1 0.872 in 24.7 min
     "ner": Recipe("ner", "e5-small-zh@8", 128, {}, {"crf": True},
                   dict(epochs=1, batch_size=16, learning_rate=3e-4, eval_every=700, train_layers=4,
                        budget_minutes=30.0)),
-    "single_tower": Recipe("single_tower", "e5-small-zh", 128, {}, {"pooling": "pair"},  # measured: 0.736 vs mean 0.695
+    # matching, cross-encoder: each text alone through layers 1-11 (cached), the two texts together in
+    # layer 12, 3 in-batch negatives per pair; max_length counts each text. Measured: test 0.783 in
+    # 10.3 min, against 0.736 for one joint input with layers 11-12 trained (pooling pair), 0.695 mean
+    "single_tower": Recipe("single_tower", "e5-small-zh", 64, {}, {"pooling": "pair", "joint_layers": 1, "negatives": 3},
                            dict(epochs=1, batch_size=32, learning_rate=2e-4, eval_every=200, train_layers=2,
                                 budget_minutes=20.0)),
     "dual_tower": Recipe("dual_tower", "e5-small-zh", 64, {}, {"objective": "both"},
