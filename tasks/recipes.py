@@ -6,9 +6,8 @@ their settings from.
 ``readme``  `python -m tasks train --task T` with no other flag: the whole training split (20 minutes,
             NER 30, on 2 cores; ``budget_minutes`` plans fewer steps where a dataset is larger)
 ``full``    for students with more time: twice the trained layers, one more epoch, no time budget
-``lesson``  the settings the committed lesson outputs (notebooks/lessons/03-05) were made with
 
-All but ``quick`` and ``lesson`` use the pretrained 12-layer encoder, cut where linear probes of its
+All but ``quick`` use the pretrained 12-layer encoder, cut where linear probes of its
 layers score best for the task when that helps (``e5-small-zh@10`` for sentiment, ``@8`` for NER),
 and train its top ``train_layers`` over the cached frozen bottom (tasks/engine/frozen.py).
 `python -m tasks sweep` trains the candidates around each README recipe and records the
@@ -49,7 +48,6 @@ class Recipe:
                          max_length=self.max_length, options=self.task_options(), limits=self.limits, **kwargs)
 
 
-EVAL_SUBSET = {"dev": 300, "test": 1000}
 # The demo: the full-depth encoder, its top layers trained over the cached bottom (tasks/engine/frozen.py),
 # a few thousand training examples; test scored on the whole split (NER: 2,000 of its 5,000 sentences).
 DEMO_TRAIN = dict(epochs=1, batch_size=32, learning_rate=3e-4, eval_every=40, budget_minutes=4.0)
@@ -65,16 +63,6 @@ RECIPES = {
         "dual_tower": Recipe("dual_tower", "e5-small-zh", 64, {"train": 4000, "dev": 400}, {"objective": "both"},
                              DEMO_TRAIN | dict(learning_rate=2e-4, train_layers=2)),
     },
-}
-RECIPES["lesson"] = {  # the settings the committed lesson outputs were made with
-    "classification": Recipe("classification", "e5-small-zh@4", 96, {"train": 2560, **EVAL_SUBSET}, {},
-                             dict(epochs=1, batch_size=32, learning_rate=3e-4, eval_every=20, freeze_embeddings=True)),
-    "ner": Recipe("ner", "e5-small-zh@2", 64, {"train": 3600, "dev": 200, "test": 1000}, {"crf": False},
-                  dict(epochs=1, batch_size=8, learning_rate=5e-4, eval_every=150, freeze_embeddings=True)),
-    "single_tower": Recipe("single_tower", "e5-small-zh@2", 96, {"train": 4000, **EVAL_SUBSET}, {},
-                           dict(epochs=1, batch_size=16, learning_rate=2e-4, eval_every=50, freeze_embeddings=True)),
-    "dual_tower": Recipe("dual_tower", "e5-small-zh@2", 48, {"train": 4000, **EVAL_SUBSET}, {"objective": "both"},
-                         dict(epochs=1, batch_size=32, learning_rate=1e-4, eval_every=25, freeze_embeddings=True)),
 }
 QUICK_LIMITS = {"train": 64, "dev": 32, "test": 32}
 QUICK_TRAIN = dict(max_steps=4, batch_size=16, eval_every=2, freeze_embeddings=True, train_layers=1, cache_dir="")
