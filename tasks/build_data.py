@@ -18,7 +18,7 @@
                                      similar-length review = 0; LCQMC format
                                      ``text_a\\ttext_b\\tlabel``.
   manifest.json                      per dataset/split: path, count, sha256; the sources'
-                                     sha256; repair/drop counters; the matching baseline.
+                                     sha256; repair/drop counters; the matching baselines
 
 Every file is written to a temp file and ``os.replace``d. Splits and orders come from
 sha256 of (seed, text), not from a PRNG, so two builds give byte-identical files.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import os
 import time
 from collections import Counter
@@ -82,7 +83,11 @@ Format: LCQMC (`text_a<TAB>text_b<TAB>label`, no header, label 1 = same review).
 
 Character-overlap baseline (Jaccard of the two texts' character sets, threshold tuned on dev):
 dev accuracy {dev_acc:.4f}, test accuracy {test_acc:.4f} (threshold {threshold:.4f});
-chance is 0.5. See data/manifest.json for counts and sha256.
+chance is 0.5. Length-ratio baseline (how close the two texts' lengths are, threshold tuned on dev):
+test accuracy {length_test_acc:.4f}, so the lengths give the label away no more than chance; a
+negative that is a second half of very different length than the true one would (a derivation that
+picked negatives by similarity alone scored 0.70 on this baseline). See data/manifest.json for
+counts and sha256.
 """
 
 
@@ -268,18 +273,24 @@ def char_jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(union) if union else 0.0
 
 
-def overlap_baseline(dev: list[dict], test: list[dict]) -> dict:
-    """Character-set Jaccard >= threshold -> label 1; threshold chosen for dev accuracy."""
+def length_ratio(a: str, b: str) -> float:
+    """Closeness of the two texts' lengths: 0 for equal lengths, more negative the further apart."""
+    return -abs(math.log(max(len(b), 1) / max(len(a), 1)))
+
+
+def threshold_baseline(dev: list[dict], test: list[dict], score) -> dict:
+    """score(text_a, text_b) >= threshold -> label 1; threshold chosen for dev accuracy."""
     def scored(rows):
-        return [(char_jaccard(r["text_a"], r["text_b"]), r["label"] == "1") for r in rows]
+        return [(score(r["text_a"], r["text_b"]), r["label"] == "1") for r in rows]
 
     def accuracy(rows, threshold):
         return sum((s >= threshold) == y for s, y in rows) / len(rows) if rows else 0.0
 
     dev_s, test_s = scored(dev), scored(test)
     values = sorted({s for s, _ in dev_s})
-    candidates = [0.0] + [(x + y) / 2 for x, y in zip(values, values[1:])] + [values[-1] + 1e-9 if values else 1.0]
-    best_t, best_acc = 0.0, -1.0
+    candidates = [values[0] - 1.0 if values else 0.0] + [(x + y) / 2 for x, y in zip(values, values[1:])] \
+        + [values[-1] + 1e-9 if values else 1.0]
+    best_t, best_acc = candidates[0], -1.0
     # Accuracy at every candidate in one sweep over the sorted dev scores.
     ordered = sorted(dev_s)
     positives_total = sum(y for _, y in dev_s)
@@ -292,10 +303,20 @@ def overlap_baseline(dev: list[dict], test: list[dict]) -> dict:
         acc = (below_neg + positives_total - below_pos) / len(dev_s) if dev_s else 0.0
         if acc > best_acc + 1e-12:
             best_t, best_acc = t, acc
-    return {"method": "Jaccard similarity of the two texts' character sets; predict 1 when >= threshold "
-                      "(threshold maximising dev accuracy)",
-            "threshold": round(best_t, 6), "dev_accuracy": round(accuracy(dev_s, best_t), 6),
+    return {"threshold": round(best_t, 6), "dev_accuracy": round(accuracy(dev_s, best_t), 6),
             "test_accuracy": round(accuracy(test_s, best_t), 6), "chance": 0.5}
+
+
+def overlap_baseline(dev: list[dict], test: list[dict]) -> dict:
+    return {"method": "Jaccard similarity of the two texts' character sets; predict 1 when >= threshold "
+                      "(threshold maximising dev accuracy)", **threshold_baseline(dev, test, char_jaccard)}
+
+
+def length_baseline(dev: list[dict], test: list[dict]) -> dict:
+    """The shortcut a careless derivation leaves: the halves of one review have similar lengths, so a
+    negative whose second text is much longer or shorter than the true one gives itself away."""
+    return {"method": "-|log(len(text_b) / len(text_a))|; predict 1 when >= threshold (threshold maximising "
+                      "dev accuracy)", **threshold_baseline(dev, test, length_ratio)}
 
 
 # ----------------------------------------------------------------------------- NER
@@ -539,6 +560,7 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
     # matching (derived from the cleaned reviews, keeping their split)
     match_splits, match_stats = derive_matching(sent_splits, seed)
     baseline = overlap_baseline(match_splits["dev"], match_splits["test"])
+    length_base = length_baseline(match_splits["dev"], match_splits["test"])
     bar.update(1)
     # NER
     ner_splits, ner_stats, ner_rep = build_ner(paths["msra_train"], paths["msra_test"], seed, limit)
@@ -584,11 +606,12 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
     readme = data / OFFLINE_DIRS["matching"] / "README.md"
     with atomic_write(readme) as out:
         out.write(MATCHING_README.format(source=source_text, dev_acc=baseline["dev_accuracy"],
-                                         test_acc=baseline["test_accuracy"], threshold=baseline["threshold"]))
+                                         test_acc=baseline["test_accuracy"], threshold=baseline["threshold"],
+                                         length_test_acc=length_base["test_accuracy"]))
     datasets["matching_derived"].update({
         "task": "matching", "derived": True,
         "format": "LCQMC TSV: text_a<TAB>text_b<TAB>label, no header; 1 = the two halves of one review",
-        "source": source_text, "stats": match_stats, "baseline": baseline,
+        "source": source_text, "stats": match_stats, "baseline": baseline, "length_baseline": length_base,
         "readme": {"path": _rel(readme, root), "sha256": sha256_file(readme)}})
 
     manifest = {"manifest_version": 1, "builder": "tasks.build_data.build_all", "params": params,
@@ -647,6 +670,9 @@ def summary(manifest: dict) -> str:
             if b:
                 lines.append(f"    char-overlap baseline: test acc {b['test_accuracy']:.3f} "
                              f"(dev {b['dev_accuracy']:.3f}, threshold {b['threshold']:.3f}; chance 0.5)")
+            if ds.get("length_baseline"):
+                lines.append(f"    length-ratio baseline: test acc {ds['length_baseline']['test_accuracy']:.3f} "
+                             "(negatives have the true second half's length)")
     return "\n".join(lines)
 
 

@@ -111,9 +111,20 @@ def test_matching_disjoint_balanced_and_not_trivial(built_repo):
     base = entry["baseline"]
     assert 0.5 < base["test_accuracy"] < 0.9 and 0.5 < base["dev_accuracy"] < 0.9
     # The stored baseline is reproducible from the files.
-    again = build_data.overlap_baseline(load_examples("matching", "offline", "dev"),
-                                        load_examples("matching", "offline", "test"))
-    assert again == base
+    dev, test = load_examples("matching", "offline", "dev"), load_examples("matching", "offline", "test")
+    assert build_data.overlap_baseline(dev, test) == base
+    # No length shortcut: a negative's second text is as long as the true one, so how close the two
+    # texts' lengths are says nothing about the label (it would, had negatives been picked by topic)
+    lengths = entry["length_baseline"]
+    assert build_data.length_baseline(dev, test) == lengths
+    assert lengths["test_accuracy"] < 0.55 and lengths["dev_accuracy"] < 0.55
+
+
+def test_length_baseline_catches_a_length_shortcut():
+    half = "房间很大，"
+    rows = [{"text_a": half, "text_b": "早餐也不错。", "label": "1"},
+            {"text_a": half, "text_b": "这本书的印刷实在太差了，纸张发黄，还缺了好几页。", "label": "0"}] * 10
+    assert build_data.length_baseline(rows, rows)["test_accuracy"] == 1.0
 
 
 def test_ner_is_valid_bio(built_repo):
