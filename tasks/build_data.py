@@ -18,7 +18,7 @@
                                      similar-length review = 0; LCQMC format
                                      ``text_a\\ttext_b\\tlabel``.
   manifest.json                      per dataset/split: path, count, sha256; the sources'
-                                     sha256; repair/drop counters; the matching baselines
+                                     sha256; repair/drop counters; the matching baselines.
 
 Every file is written to a temp file and ``os.replace``d. Splits and orders come from
 sha256 of (seed, text), not from a PRNG, so two builds give byte-identical files.
