@@ -36,6 +36,36 @@ def trained(tmp_path_factory):
     return runs
 
 
+def test_onnx_export_installs_nothing(trained, tmp_path, monkeypatch):
+    """paddle2onnx's default graph optimiser (polygraphy) pip-installs onnx_graphsurgeon on first use,
+    which upgraded the pinned numpy 1.26.4 to 2.x inside the venv (under pytest-xdist, while other
+    workers were importing it). Export must not start pip, nor leave polygraphy allowed to."""
+    import importlib.metadata
+    import os
+    import shutil
+
+    commands = []
+    real_popen = subprocess.Popen
+
+    class RecordingPopen(real_popen):
+        def __init__(self, args, *rest, **kwargs):
+            commands.append(args)
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    monkeypatch.delenv("POLYGRAPHY_AUTOINSTALL_DEPS", raising=False)
+    copy = tmp_path / "best"
+    shutil.copytree(trained["classification"], copy)
+    shutil.rmtree(copy / inference.EXPORT_DIR)
+    run_export(str(copy), formats=("paddle", "onnx"))
+    assert (copy / inference.EXPORT_DIR / "export.json").is_file()
+    assert not [c for c in commands if "pip" in " ".join(map(str, c if isinstance(c, (list, tuple)) else [c]))]
+    assert os.environ.get("POLYGRAPHY_AUTOINSTALL_DEPS", "0") == "0"
+    pinned = next(line.split("==")[1] for line in (Path(__file__).parents[1] / "requirements.txt").read_text().splitlines()
+                  if line.startswith("numpy=="))
+    assert importlib.metadata.version("numpy") == pinned
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_exported_engines_agree_with_eager(trained, task):
     best = trained[task]

@@ -202,9 +202,13 @@ def export(checkpoint: Path, task, model, formats=("paddle",)) -> Path:
         if "onnx" in formats:
             import paddle2onnx
 
-            with quiet_native_output():  # paddle2onnx and polygraphy log every pass
+            # optimize_tool: paddle2onnx's default, polygraphy, sets POLYGRAPHY_AUTOINSTALL_DEPS=1 and then
+            # pip-installs onnx_graphsurgeon, which upgrades the pinned numpy in the user's environment
+            # (and fails offline); onnxoptimizer is pinned in requirements.txt
+            with quiet_native_output():  # paddle2onnx logs every pass
                 paddle2onnx.export(str(tmp / graph), str(tmp / (STATIC_PREFIX + ".pdiparams")), str(tmp / ONNX_FILE),
-                                   opset_version=14, enable_onnx_checker=True, verbose=False)
+                                   opset_version=14, enable_onnx_checker=True, verbose=False,
+                                   optimize_tool="onnxoptimizer")
             description["onnx"] = ONNX_FILE
         task.tokenizer.save_pretrained(str(tmp))
         shutil.copy2(checkpoint / TASK_FILE, tmp / TASK_FILE)
