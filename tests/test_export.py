@@ -123,8 +123,6 @@ def test_crf_decoding_equals_paddlenlp_viterbi():
 
 
 def test_stale_export_is_not_used(trained, tmp_path):
-    import shutil
-
     best = tmp_path / "best"
     shutil.copytree(trained["classification"], best)
     (best / "head.pdparams").write_bytes((best / "head.pdparams").read_bytes() + b"\0")  # other weights
