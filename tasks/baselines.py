@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from tasks.config import TrainConfig
-from tasks.engine.frozen import FrozenBottom, text_key
+from tasks.engine.frozen import text_key
 from tasks.engine.runner import labels_for, load_split, task_class
 from tasks.errors import TaskError
 
@@ -36,11 +36,11 @@ def frozen_features_baseline(task_name: str = "classification", model_name: str 
     task = cls(model_name, labels, max_length)
     features = {s: task.encode_all(examples, what=f"{data} {s} split") for s, examples in splits.items()}
     model = task.build_model(model_name)
-    frozen = FrozenBottom(model, 0, cache_dir, TrainConfig.cache_gb)  # every layer frozen
-    frozen.fill(*features.values(), progress=progress)
+    prefix = model.freeze_prefix(len(model.layers))  # every layer frozen
+    prefix.fill(*features.values(), cache_dir=cache_dir, cache_gb=TrainConfig.cache_gb, progress=progress)
 
     def matrix(split):
-        rows = [frozen.store[text_key(f["input_ids"], f["token_type_ids"])] for f in features[split]]
+        rows = [prefix.store[text_key(f["input_ids"], f["token_type_ids"])] for f in features[split]]
         return np.stack([r.astype(np.float32).mean(0) for r in rows]), np.array([f["label"] for f in features[split]])
 
     (x_train, y_train), (x_dev, y_dev), (x_test, y_test) = matrix("train"), matrix("dev"), matrix("test")

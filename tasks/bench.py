@@ -4,7 +4,9 @@ agreement of the engines' outputs, and (dual tower) retrieval latency.
 `python -m tasks bench` runs the measurement in fresh processes, once with Paddle's default CPU
 settings and once with the package's tuned ones (they must be set before paddle is imported), and
 writes both side by side as JSON. Nothing here asks which task it measures: every task's model is
-trained through ``model(...)`` and run through the same runners as `predict`.
+trained with the trainer's own ``train_step`` over its frozen prefix, as the task's recipe says
+(tasks/recipes.py: model, max length, options, trained layers), and run through the same runners
+as `predict`.
 """
 from __future__ import annotations
 
@@ -20,8 +22,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from tasks.config import TASK_NAMES, setting
 from tasks.cpu import TUNED_ENV_KEYS
+from tasks.recipes import BUDGETS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,10 +34,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class BenchSpec:
     task: str = setting("classification", "task to measure", choices=TASK_NAMES)
-    model: str = setting("e5-small-zh@4", "model (the demo's classification model by default)")
+    recipe: str = setting("demo", "the recipe (tasks/recipes.py) whose model, max length, task options, batch "
+                                  "size and trained layers are measured", choices=BUDGETS)
+    model: str = setting(None, "another model than the recipe's")
     train_steps: int = setting(20, "timed training steps", minimum=1)
-    batch_size: int = setting(32, "training batch size", minimum=1)
-    max_length: int = setting(128, "tokens per example", minimum=8)
+    batch_size: int = setting(None, "another training batch size than the recipe's", minimum=1)
+    max_length: int = setting(None, "another max length than the recipe's", minimum=8)
     infer_examples: int = setting(512, "dev examples run through each inference engine", minimum=1)
     retrieval_sizes: str = setting("10000,100000", "dual_tower: candidate counts for the search latency")
 
@@ -41,38 +48,44 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def real_tokens(batch: dict, pad_id: int, keys) -> int:
-    return int(sum(int((batch[k] != pad_id).sum()) for k in keys))
+def real_tokens(batch: dict, pad_id: int, model, inputs) -> int:
+    """Non-padding tokens of every text the model encodes in ``batch`` (fields of ``inputs``)."""
+    return int(sum(int((np.asarray(batch[ids]) != pad_id).sum()) for ids, _ in model.text_inputs
+                   if ids in inputs and ids in batch))
 
 
-def measure_training(task, model, features, spec: BenchSpec) -> dict:
-    from tasks.config import TrainConfig
+def measure_training(task, model, features, config) -> dict:
+    """``train_step`` (tasks/engine/trainer.py) timed over ``config.max_steps - 2`` steps, with the
+    recipe's frozen prefix cached first (its caching time is reported apart)."""
     from tasks.engine.batching import make_loader
-    from tasks.engine.trainer import make_optimizer, model_inputs
+    from tasks.engine.frozen import freeze_for_training
+    from tasks.engine.losses import WithLoss
+    from tasks.engine.trainer import drop_attention_dropout, make_optimizer, train_step
 
-    config = TrainConfig(max_steps=spec.train_steps + 2, batch_size=spec.batch_size, progress=False)
+    begun = time.perf_counter()
+    prefix = freeze_for_training(model, config, features, cache=False)
+    caching = time.perf_counter() - begun
+    drop_attention_dropout(model)
     optimizer, schedule = make_optimizer(model, config, config.max_steps)
-    loader, _ = make_loader(features, task.collate_fn(), spec.batch_size, shuffle=True)
+    trainable = WithLoss(model, task.build_loss(model))
+    loader, _ = make_loader(features, task.collate_fn(), config.batch_size, shuffle=True)
     model.train()
     examples = tokens = 0
     started = None
     for step, batch in enumerate(loader):
         if step == 2:  # the first steps pay one-off allocation costs
             started = time.perf_counter()
-        loss = task.loss(model(*model_inputs(model, batch)), batch, model)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        optimizer.clear_grad()
+        train_step(trainable, batch, optimizer, schedule)
         if step >= 2:
             examples += len(batch[model.train_inputs[0]])
-            tokens += real_tokens(batch, task.pad_id, [k for k in model.train_inputs if k.endswith("ids")
-                                                        and k != "token_type_ids"])
+            tokens += real_tokens(batch, task.pad_id, model, model.train_inputs)
         if step + 1 >= config.max_steps:
             break
     seconds = time.perf_counter() - started
     return {"examples_per_s": round(examples / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "steps_timed": spec.train_steps, "peak_rss_mb_after": round(peak_rss_mb(), 1)}
+            "steps_timed": config.max_steps - 2, "trained_layers": config.train_layers or len(model.layers),
+            "frozen_prefix_seconds": round(caching, 2) if prefix else None,
+            "peak_rss_mb_after": round(peak_rss_mb(), 1)}
 
 
 def inference_batches(task, features, batch_size: int = 64) -> list[dict]:
@@ -83,24 +96,20 @@ def inference_batches(task, features, batch_size: int = 64) -> list[dict]:
     return [b for _, b in iterate_in_order(features, collate, batch_size)]
 
 
-def measure_engine(runner, batches, pad_id: int) -> tuple[dict, list]:
-    import numpy as np
-
+def measure_engine(runner, batches, pad_id: int, model) -> tuple[dict, list]:
     runner(batches[0])  # warm-up: graph optimisation, oneDNN primitive creation
     outputs, examples, tokens = [], 0, 0
     started = time.perf_counter()
     for batch in batches:
         outputs.append(runner(batch))
-        examples += len(batch["input_ids"])
-        tokens += int((np.asarray(batch["input_ids"]) != pad_id).sum())
+        examples += len(batch[model.infer_inputs[0]])
+        tokens += real_tokens(batch, pad_id, model, model.infer_inputs)
     seconds = time.perf_counter() - started
     return ({"examples_per_s": round(examples / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
              "peak_rss_mb_after": round(peak_rss_mb(), 1)}, outputs)
 
 
 def agreement(reference: list, other: list) -> dict:
-    import numpy as np
-
     diffs, same = [], True
     for ref_batch, out_batch in zip(reference, other):
         for ref, out in zip(ref_batch, out_batch):
@@ -112,8 +121,6 @@ def agreement(reference: list, other: list) -> dict:
 
 
 def measure_retrieval(task, runner, sizes, dim: int, queries: list[str]) -> dict:
-    import numpy as np
-
     from tasks.retrieval import Index
 
     rng = np.random.default_rng(0)
@@ -135,28 +142,33 @@ def measure_retrieval(task, runner, sizes, dim: int, queries: list[str]) -> dict
     return out
 
 
-def measure(task: str, model: str, train_steps: int, batch_size: int, max_length: int, infer_examples: int,
-            retrieval_sizes: str = "10000,100000", data: str = "offline") -> dict:
+def measure(spec: dict, data: str = "offline") -> dict:
     import paddle
 
+    from tasks import recipes
     from tasks.engine import checkpoint, inference
     from tasks.engine.checkpoint import task_class
     from tasks.engine.runner import labels_for, load_split
 
-    spec = BenchSpec(task, model, train_steps, batch_size, max_length, infer_examples, retrieval_sizes)
+    spec = BenchSpec(**spec)
+    recipe = recipes.get(spec.task, spec.recipe)
+    model, max_length = spec.model or recipe.model, spec.max_length or recipe.max_length
+    config = recipe.train_config(max_steps=spec.train_steps + 2, cache_dir="", progress=False,
+                                 **({"batch_size": spec.batch_size} if spec.batch_size else {}))
+    task, infer_examples, retrieval_sizes = spec.task, spec.infer_examples, spec.retrieval_sizes
     task_cls = task_class(task)
-    train_ex = load_split(task_cls, data, "train", limit=(train_steps + 2) * batch_size)
+    train_ex = load_split(task_cls, data, "train", limit=config.max_steps * config.batch_size)
     dev_ex = load_split(task_cls, data, "dev", limit=infer_examples)
     labels, names = labels_for(task_cls, train_ex, data=data)
-    task_obj = task_cls(model, labels, max_length, label_names=names)
+    task_obj = task_cls(model, labels, max_length, recipe.task_options(), label_names=names)
     train_f, dev_f = task_obj.encode_all(train_ex), task_obj.encode_all(dev_ex)
     paddle.seed(0)
-    net = task_obj.build_model(model)
-    result = {"train": measure_training(task_obj, net, train_f, spec)}
-    net.eval()
+    trained = task_obj.build_model(model)
+    result = {"train": measure_training(task_obj, trained, train_f, config)}
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint.save(task_obj, net, Path(tmp))
+        checkpoint.save(task_obj, trained, Path(tmp))
+        _, net = checkpoint.load(Path(tmp))  # the whole model, as `predict` runs it (no prefix cache)
         formats = ("paddle", "onnx") if inference.engine_available("onnx") else ("paddle",)
         started = time.perf_counter()
         inference.export(Path(tmp), task_obj, net, formats)
@@ -170,7 +182,7 @@ def measure(task: str, model: str, train_steps: int, batch_size: int, max_length
         reference = None
         result["inference"] = {}
         for name, runner in engines.items():
-            numbers, outputs = measure_engine(runner, batches, task_obj.pad_id)
+            numbers, outputs = measure_engine(runner, batches, task_obj.pad_id, net)
             if reference is None:
                 reference = outputs
             else:
@@ -188,7 +200,10 @@ def measure(task: str, model: str, train_steps: int, batch_size: int, max_length
                                                                       net.hidden_size, queries)}
     result.update({
         "metric_name": task_obj.main_metric, "metric_after_timed_steps": round(float(metrics[task_obj.main_metric]), 4),
-        "metric_note": f"dev subset of {len(dev_f)} after {train_steps + 2} training steps: a sanity check, not a result",
+        "metric_note": f"dev subset of {len(dev_f)} after {config.max_steps} training steps: a sanity check, not a "
+                       "result", "recipe": {"name": spec.recipe, "model": model, "max_length": max_length,
+                                            "batch_size": config.batch_size, "train_layers": config.train_layers,
+                                            "options": recipe.options},
         "cpu_env": {k: os.environ.get(k) for k in TUNED_ENV_KEYS},
     })
     return result
@@ -229,4 +244,4 @@ if __name__ == "__main__":  # worker: python -m tasks.bench '<spec json>'
     from tasks.cli import quiet_logs
 
     quiet_logs(False)
-    print(json.dumps(measure(**json.loads(sys.argv[1]))))
+    print(json.dumps(measure(json.loads(sys.argv[1]))))

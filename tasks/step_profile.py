@@ -55,7 +55,8 @@ def measure(seq: int, batch: int, before: bool, model_name: str, profile: bool =
 
     from tasks.config import TrainConfig
     from tasks.engine.modeling import SequenceClassifier
-    from tasks.engine.trainer import drop_attention_dropout, make_optimizer
+    from tasks.engine.losses import CrossEntropy, WithLoss
+    from tasks.engine.trainer import drop_attention_dropout, make_optimizer, train_step
     from tasks import models
 
     paddle.seed(0)
@@ -71,17 +72,13 @@ def measure(seq: int, batch: int, before: bool, model_name: str, profile: bool =
     ids[:, 0], ids[:, -1] = 0, 2
     if before:
         ids[0, -1] = pad  # one padded row: the mask is built and added in every layer, as before
-    input_ids, types = paddle.to_tensor(ids), paddle.zeros([batch, seq], dtype="int64")
-    labels = paddle.to_tensor(rng.integers(0, 2, size=batch).astype("int64"))
+    data = {"input_ids": paddle.to_tensor(ids), "token_type_ids": paddle.zeros([batch, seq], dtype="int64"),
+            "label": paddle.to_tensor(rng.integers(0, 2, size=batch).astype("int64"))}
+    trainable = WithLoss(model, CrossEntropy())
     model.train()
 
     def step():
-        loss = paddle.nn.functional.cross_entropy(model(input_ids, types), labels)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        optimizer.clear_grad()
-        return float(loss)
+        return float(train_step(trainable, data, optimizer, schedule))
 
     for _ in range(WARMUP):
         step()

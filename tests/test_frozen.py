@@ -1,13 +1,15 @@
-"""--train-layers K: the cached bottom gives the same numbers as the whole encoder, only the top
-layers learn, the saved model predicts as it did in training, and a second run reads the cache."""
+"""--train-layers K: the cached frozen prefix gives the same numbers as the whole encoder, only the top
+layers learn, the saved model predicts as it did in training, a second run reads the cache, and the
+step plan (--budget-minutes) is made once, before training, without changing the run."""
+from pathlib import Path
+
 import numpy as np
 import paddle
 import pytest
 
 from tasks.config import TrainConfig
 from tasks.engine import checkpoint
-from tasks.engine.frozen import CachedRunner, FrozenBottom
-from tasks.engine.inference import EagerRunner
+from tasks.engine.frozen import freeze_for_training
 from tasks.engine.runner import load_split, run_train, task_class
 from tasks.errors import TaskError
 
@@ -29,17 +31,19 @@ def build(task_name, data="offline", options=None):
 
 
 @pytest.mark.parametrize("task_name", ["classification", "ner", "single_tower", "dual_tower"])
-def test_cached_bottom_gives_the_whole_encoders_outputs(task_name, tmp_path):
+def test_cached_prefix_gives_the_whole_encoders_outputs(task_name, tmp_path):
     task, model, features = build(task_name)
     model.eval()
-    frozen = FrozenBottom(model, 1, cache_dir=str(tmp_path))
-    frozen.fill(features, progress=False)
-    assert frozen.stats["source"] == "paddle-inference"
     inputs, collate = task.inference_features(features)
-    cached, whole = task.run_batches(CachedRunner(model, frozen), inputs, 16, collate), \
-        task.run_batches(EagerRunner(model), inputs, 16, collate)
+    whole = task.run_batches(model, inputs, 16, collate)
+    prefix = model.freeze_prefix(len(model.layers) - 1)
+    prefix.fill(features, cache_dir=str(tmp_path), progress=False)
+    assert prefix.stats["source"] == "paddle-inference"
+    cached_texts = dict(prefix.store)
+    cached = task.run_batches(model, inputs, 16, collate)
+    assert prefix.store.keys() == cached_texts.keys()  # every text came from the cache, none was computed again
     diff = max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(cached, whole))
-    assert diff < 1e-2, diff  # fp16 cache of the bottom's output
+    assert 0 < diff < 1e-2, diff  # the fp16 cache of the prefix's output
 
 
 def test_only_the_top_layers_learn_and_the_cache_is_reused(tmp_path):
@@ -58,11 +62,12 @@ def test_only_the_top_layers_learn_and_the_cache_is_reused(tmp_path):
     assert any(k.startswith(f"encoder.encoder.layers.{top}.") for k in changed)
     entries = list((tmp_path / "cache").iterdir())
     assert len(entries) == 1
-    # a second run on the same model, data and max_length reads the cached bottom from disk
-    frozen = FrozenBottom(initial, 1, cache_dir=str(tmp_path / "cache"))
+    # a second run on the same model, data and max_length reads the cached prefix from disk
+    prefix = initial.freeze_prefix(len(initial.layers) - 1)
     features = {s: task.encode_all(load_split(task_class("classification"), "offline", s, LIMITS[s], 42))
                 for s in ("train", "dev")}
-    assert frozen.fill(features["train"], features["dev"], progress=False)["source"] == "disk"
+    assert prefix.fill(features["train"], features["dev"], cache_dir=str(tmp_path / "cache"),
+                       progress=False)["source"] == "disk"
 
 
 def test_the_saved_model_predicts_as_the_cached_one(tmp_path):
@@ -76,19 +81,51 @@ def test_the_saved_model_predicts_as_the_cached_one(tmp_path):
     assert task.evaluate(model, dev)["accuracy"] == pytest.approx(results["best_dev"])
 
 
-def test_train_layers_beyond_the_depth_is_a_clear_error(tmp_path):
+def test_a_frozen_prefix_deeper_than_the_encoder_is_a_clear_error_and_train_layers_beyond_it_trains_all():
     _, model, _ = build("classification")
-    with pytest.raises(TaskError, match="--train-layers 9: expected 1 to"):
-        FrozenBottom(model, 9)
+    with pytest.raises(TaskError, match="expected 1 to 2 for a 2-layer encoder"):
+        model.freeze_prefix(3)
+    assert freeze_for_training(model, TrainConfig(train_layers=9, progress=False)) is None
+    assert all(not p.stop_gradient for p in model.parameters())
 
 
-def test_a_time_budget_cuts_the_planned_steps(tmp_path):
+def test_a_time_budget_cuts_the_planned_steps_before_training(tmp_path):
     config = TrainConfig(max_steps=5000, batch_size=8, eval_every=1000, learning_rate=1e-3, budget_minutes=0.1,
                          progress=False)
     results = run_train("classification", "tiny-bert", "offline", tmp_path / "run", config, max_length=32,
                         limits=LIMITS)
-    assert 20 < results["steps"] < 5000
-    assert results["train_minutes"] < 0.5
+    assert 20 < results["steps"] < 5000 and results["plan"]["steps"] == results["steps"]
+    assert results["plan"]["reason"].startswith("--budget-minutes 0.1")
+    assert results["plan"]["step_s"] > 0 and results["train_minutes"] < 0.5
+    # the learning rate decays to 0 over the planned steps: planned once, never re-fitted
+    import csv
+
+    with (tmp_path / "run" / "log.csv").open() as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert len(lrs) == results["steps"] and lrs[-1] == pytest.approx(1e-3 / (results["steps"] * 0.9), rel=0.05)
+
+
+def test_a_budget_the_run_fits_in_gives_the_same_run():
+    """The timing probe (training steps at a learning rate of 0 on an optimiser of its own, forward
+    passes over dev) changes nothing: same losses at every step, same checkpoint, same metrics."""
+    import tempfile
+
+    runs = {}
+    for budget in (0.0, 30.0):
+        with tempfile.TemporaryDirectory() as tmp:
+            config = TrainConfig(max_steps=8, batch_size=8, eval_every=4, learning_rate=1e-3, train_layers=1,
+                                 budget_minutes=budget, cache_dir="", progress=False)
+            results = run_train("single_tower", "tiny-bert", "offline", tmp, config, max_length=32, limits=LIMITS,
+                                options={"pooling": "pair", "joint_layers": 1, "negatives": 2})
+            import csv
+
+            with (Path(tmp) / "log.csv").open() as f:
+                results["losses"] = [r["loss"] for r in csv.DictReader(f)]
+            runs[budget] = results
+    assert "step_s" in runs[30.0]["plan"] and "step_s" not in runs[0.0]["plan"]
+    assert runs[30.0]["steps"] == runs[0.0]["steps"] == 8
+    assert runs[30.0]["losses"] == runs[0.0]["losses"]
+    assert runs[30.0]["dev"] == runs[0.0]["dev"] and runs[30.0]["test"] == runs[0.0]["test"]
 
 
 def test_the_budget_keeps_time_for_the_final_test_evaluation():
@@ -96,9 +133,9 @@ def test_the_budget_keeps_time_for_the_final_test_evaluation():
 
     config = TrainConfig(budget_minutes=10.0, eval_every=100)
     # 600 s budget, 60 s gone, 1 s a step, 10 s an evaluation (0.1 s a step averaged)
-    plan = dict(step=20, total=10_000, elapsed_s=60.0, step_s=1.0, eval_s=10.0)
-    assert steps_within_budget(config, **plan, final_evals=0.0) == 20 + int(540 / 1.1)
-    assert steps_within_budget(config, **plan, final_evals=2.0) == 20 + int(520 / 1.1)
+    plan = dict(total=10_000, elapsed_s=60.0, step_s=1.0, eval_s=10.0)
+    assert steps_within_budget(config, **plan, final_evals=0.0) == int(540 / 1.1)
+    assert steps_within_budget(config, **plan, final_evals=2.0) == int(520 / 1.1)
     assert steps_within_budget(config, **plan | {"total": 300}) == 300  # it fits: nothing cut
 
 
@@ -129,10 +166,11 @@ def test_late_join_cross_encoder_caches_each_text_trains_and_exports(tmp_path):
     options = {"pooling": "pair", "joint_layers": 1, "negatives": 2}
     task, model, features = build("single_tower", options=task_class("single_tower").Options(**options))
     model.eval()
-    frozen = FrozenBottom(model, 1, cache_dir=str(tmp_path / "cache"))
-    frozen.fill(features, progress=False)
-    assert frozen.stats["texts"] == len({tuple(f[k]) for f in features for k in ("a_ids", "b_ids")})
-    cached, whole = task.run_batches(CachedRunner(model, frozen), features, 8), task.run_batches(model, features, 8)
+    whole = task.run_batches(model, features, 8)
+    prefix = model.freeze_prefix(len(model.layers) - 1)
+    prefix.fill(features, cache_dir=str(tmp_path / "cache"), progress=False)
+    assert prefix.stats["texts"] == len({tuple(f[k]) for f in features for k in ("a_ids", "b_ids")})
+    cached = task.run_batches(model, features, 8)
     assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(cached, whole)) < 1e-2
 
     config = TrainConfig(max_steps=4, batch_size=8, eval_every=4, learning_rate=1e-3, train_layers=1, cache_dir="",
@@ -154,13 +192,14 @@ def test_in_batch_negatives_rank_each_pair_above_other_texts_but_never_its_own_t
     positive = task.label_to_id["1"]
     rows = [f for f in features if f["label"] == positive][:4]
     batch = task.collate_fn()(rows)
+    loss = task.build_loss(model)
     outputs = model(batch["a_ids"], batch["b_ids"])
     pairwise = float(paddle.nn.functional.cross_entropy(outputs[0], batch["label"]))
-    assert float(task.loss(outputs, batch, model)) > pairwise  # the ranking term adds to it
+    assert float(loss(outputs, batch)) > pairwise  # the ranking term adds to it
     twins = task.collate_fn()([dict(r, b_ids=rows[0]["b_ids"]) for r in rows])  # every row: the same second text
     outputs = model(twins["a_ids"], twins["b_ids"])
     pairwise = float(paddle.nn.functional.cross_entropy(outputs[0], twins["label"]))
-    assert float(task.loss(outputs, twins, model)) == pytest.approx(pairwise, abs=1e-5)  # no negative left
+    assert float(loss(outputs, twins)) == pytest.approx(pairwise, abs=1e-5)  # no negative left
 
 
 def test_late_join_settings_that_cannot_work_are_clear_errors():
@@ -170,5 +209,6 @@ def test_late_join_settings_that_cannot_work_are_clear_errors():
     with pytest.raises(TaskError, match="--pooling pair"):
         build("single_tower", options=Options(pooling="mean", joint_layers=1))
     task, model, _ = build("single_tower", options=Options(pooling="pair", joint_layers=2))
+    assert type(task).__name__ == "LateJoinSingleTowerTask"
     with pytest.raises(TaskError, match="--train-layers 1 is below --joint-layers 2"):
-        FrozenBottom(model, 1)
+        model.freeze_prefix(len(model.layers) - 1)

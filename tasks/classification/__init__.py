@@ -6,10 +6,10 @@ encoder was pretrained: it learns several times faster there. ``auto`` (default)
 the offline encoder and cls for everything else.
 """
 import numpy as np
-import paddle.nn.functional as F
 
 from tasks import models
 from tasks.config import ClassificationOptions
+from tasks.engine.losses import CrossEntropy
 from tasks.engine.metrics import accuracy, macro_f1
 from tasks.engine.modeling import SequenceClassifier
 from tasks.engine.task import Task, softmax
@@ -42,8 +42,8 @@ class ClassificationTask(Task):
         return SequenceClassifier(self.load_encoder(encoder_name), self.pad_id, len(self.labels), self.options.pooling,
                                   sep_id=self.tokenizer.sep_token_id)
 
-    def loss(self, logits, batch, model):
-        return F.cross_entropy(logits, batch["label"])
+    def build_loss(self, model):
+        return CrossEntropy()
 
     def probabilities(self, runner, features, batch_size=64) -> np.ndarray:
         return softmax(np.stack([out[0] for out in self.run_batches(runner, features, batch_size)]))

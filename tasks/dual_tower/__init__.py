@@ -10,11 +10,10 @@ saved with the model), and retrieval of each a's partner among all candidate b's
 MRR) using pre-computed embeddings: the reason to build a dual tower at all.
 """
 import numpy as np
-import paddle
-import paddle.nn.functional as F
 
 from tasks.config import DualTowerOptions
 from tasks.engine.batching import pad_collator
+from tasks.engine.losses import DualTowerLoss
 from tasks.engine.metrics import accuracy, best_threshold, retrieval_scores
 from tasks.engine.modeling import DualTower
 from tasks.engine.task import Task
@@ -46,18 +45,8 @@ class DualTowerTask(Task):
     def build_model(self, encoder_name):
         return DualTower(self.load_encoder(encoder_name), self.pad_id, len(self.labels))
 
-    def loss(self, outputs, batch, model):
-        u, v, pair_logits = outputs
-        objective, total = self.options.objective, 0.0
-        if objective in ("sbert", "both"):
-            total = total + F.cross_entropy(pair_logits, batch["label"])
-        if objective in ("contrastive", "both"):
-            pos = paddle.nonzero(batch["label"] == self.positive).flatten()
-            if pos.shape[0] >= 2:  # needs at least one in-batch negative
-                a, b = F.normalize(u[pos], axis=-1), F.normalize(v[pos], axis=-1)
-                sims = a @ b.T / self.options.temperature
-                total = total + F.cross_entropy(sims, paddle.arange(pos.shape[0], dtype="int64"))
-        return total
+    def build_loss(self, model):
+        return DualTowerLoss(self.options.objective, self.options.temperature, self.positive)
 
     def text_inputs(self, id_lists) -> tuple[list[dict], object]:
         """(features, collate) for texts embedded alone: the encoder input of ``DualTower.infer``."""

@@ -117,11 +117,12 @@ def save_resume_point(out_dir: Path, model, optimizer, state, train_config, task
         (tmp / STATE_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-RESUME_MUST_MATCH = ("batch_size", "seed", "learning_rate", "max_steps", "epochs", "warmup")
+RESUME_MUST_MATCH = ("batch_size", "seed", "learning_rate", "max_steps", "epochs", "warmup", "train_layers")
 
 
-def load_resume_point(out_dir: Path, model, optimizer, train_config, task) -> dict:
-    """Restore weights and optimiser; return the trainer state saved with them."""
+def read_resume_point(out_dir: Path, train_config, task) -> tuple[Path, dict]:
+    """(its folder, the trainer state saved there) of the resume point in ``out_dir``, once its
+    settings are checked against this run's."""
     out_dir = Path(out_dir)
     where = existing_dir(out_dir / RESUME_DIR)
     if not (where / STATE_FILE).is_file():
@@ -137,6 +138,11 @@ def load_resume_point(out_dir: Path, model, optimizer, train_config, task) -> di
         if meta.get("config", {}).get(key) != getattr(train_config, key):
             raise TaskError(f"--resume: {where} used {key}={meta['config'].get(key)!r}, this run has "
                             f"{getattr(train_config, key)!r}; resuming with other settings would not reproduce the run")
+    return where, meta["state"]
+
+
+def restore_resume_point(where: Path, model, optimizer):
+    """Weights and optimiser state (its learning-rate schedule included) of a resume point."""
     for name, target in ((WEIGHTS_FILE, model), (OPTIMIZER_FILE, optimizer)):
         path = where / name
         try:
@@ -144,4 +150,3 @@ def load_resume_point(out_dir: Path, model, optimizer, train_config, task) -> di
         except Exception as err:  # a truncated file raises several kinds inside paddle
             raise TaskError(f"{path}: cannot be read ({type(err).__name__}); the resume point is damaged, "
                             "start again without --resume (use --overwrite)") from None
-    return meta["state"]

@@ -1,14 +1,15 @@
-"""Train the top, cache the bottom (``--train-layers K``).
+"""Train the top, cache the prefix (``--train-layers K``).
 
-With K below the encoder's depth L, the embeddings and the lower L-K Transformer layers are
-frozen. Their output for each distinct text is computed once, by the fastest forward pass there
-is (the bottom exported as a static graph and run by Paddle Inference with oneDNN), kept in fp16,
-and reused at every step and every evaluation: a step then costs only the top K layers and the
-head. Entries also go to disk under a size budget, keyed by the frozen weights and the token ids
-(so by model, data and max_length): a second run or ``--resume`` reads them back.
+With K below the encoder's depth L, the embeddings and the lower L-K Transformer layers are frozen:
+the model's ``FrozenPrefix`` Layer. Its output for each distinct text is computed once, by the
+fastest forward pass there is (the prefix exported as a static graph and run by Paddle Inference
+with oneDNN), kept in fp16 and looked up by the text's token ids at every step and every
+evaluation: a step then costs only the top K layers and the head. A text not in the cache is
+computed when it is met. Entries also go to disk under a size budget, keyed by the frozen weights
+and the token ids (so by model, data and max_length): a second run or ``--resume`` reads them back.
 
-The trained model is still the whole encoder: checkpoints, export and prediction do not know
-that part of it was frozen.
+The trained model is still the whole encoder: checkpoints, export and prediction do not know that
+part of it was frozen (a static graph always computes the prefix).
 """
 from __future__ import annotations
 
@@ -23,13 +24,11 @@ import numpy as np
 import paddle
 from tqdm.auto import tqdm
 
-from tasks.engine.inference import EagerRunner, _numpy as _array, cpu_predictor, quiet_native_output
+from tasks.engine.inference import _numpy as _array, cpu_predictor, quiet_native_output
 from tasks.errors import TaskError
 from tasks.io import atomic_dir
 
 log = logging.getLogger("tasks")
-# token-id field of a batch -> (its token-type field, the model argument taking its cached bottom)
-TEXT_FIELDS = {"input_ids": ("token_type_ids", "bottom"), "a_ids": (None, "a_bottom"), "b_ids": (None, "b_bottom")}
 BATCH = 64
 
 
@@ -44,77 +43,114 @@ def split_key(key: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(key[:4 * n], dtype=np.int32), np.frombuffer(key[4 * n + 1:], dtype=np.int8)
 
 
-class _Bottom(paddle.nn.Layer):
-    """The frozen part as a Layer of its own, so it can be exported."""
+class FrozenPrefix(paddle.nn.Layer):
+    """The embeddings and the first ``depth`` Transformer layers of a model's encoder (depth 0: the
+    embeddings alone), and, once ``freeze``d and ``fill``ed, the cache of their output per text.
 
-    def __init__(self, model, layers: int):
+    The weights stay the model's own (the prefix holds no parameters, so checkpoints are unchanged);
+    ``forward`` returns the hidden states the layers above it take."""
+
+    def __init__(self, model, depth: int = 0):
         super().__init__()
-        self.model, self.layers = model, layers
-
-    def forward(self, input_ids, token_type_ids):
-        return self.model.bottom(input_ids, token_type_ids, self.layers)
-
-
-class FrozenBottom:
-    def __init__(self, model, train_layers: int, cache_dir: str | None = None, cache_gb: float = 8.0):
-        depth = len(model.layers)
-        if not 0 <= train_layers < depth:
-            raise TaskError(f"--train-layers {train_layers}: expected 1 to {depth - 1} for a {depth}-layer encoder "
-                            "(0 trains all layers)")
-        self.model, self.layers, self.train_layers = model, depth - train_layers, train_layers
-        if getattr(model, "joint_layers", 0) > train_layers > 0:
-            raise TaskError(f"--train-layers {train_layers} is below --joint-layers {model.joint_layers}: frozen "
-                            "layers that read both texts cannot be cached per text")
-        model.trained_layers = train_layers
-        frozen = list(model.encoder.embeddings.parameters())
-        for layer in model.layers[:self.layers]:
-            frozen += list(layer.parameters())
-        for p in frozen:
-            p.stop_gradient = True
-        self.frozen_params = frozen
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
-        self.cache_gb = cache_gb
-        self.store: dict[bytes, np.ndarray] = {}
+        self._model = (model,)  # a tuple: the model's weights are not registered a second time here
+        self.depth = depth
+        self.store: dict[bytes, np.ndarray] | None = None  # text key -> fp16 output; None: no cache
         self.stats: dict = {}
 
-    # -- filling the cache ---------------------------------------------------
-    @staticmethod
-    def texts_of(features: list[dict]) -> dict[bytes, None]:
+    @property
+    def model(self):
+        return self._model[0]
+
+    def compute(self, input_ids, token_type_ids=None):
+        hidden, bias = self.model.embed_tokens(input_ids, token_type_ids), self.model.attention_bias(input_ids)
+        for layer in self.model.layers[:self.depth]:
+            hidden = layer(hidden, bias)
+        return hidden
+
+    def forward(self, input_ids, token_type_ids=None):
+        if self.store is not None and paddle.in_dynamic_mode():
+            cached = self.lookup(input_ids, token_type_ids)
+            if cached is not None:
+                return cached
+        return self.compute(input_ids, token_type_ids)
+
+    def freeze(self) -> "FrozenPrefix":
+        """No gradient and no optimiser state for the prefix's weights; an empty cache."""
+        for p in self.parameters_frozen():
+            p.stop_gradient = True
+        self.store = {}
+        return self
+
+    def parameters_frozen(self) -> list:
+        params = list(self.model.encoder.embeddings.parameters())
+        for layer in self.model.layers[:self.depth]:
+            params += list(layer.parameters())
+        return params
+
+    # -- the cache -------------------------------------------------------------
+    @paddle.jit.not_to_static
+    def lookup(self, input_ids, token_type_ids):
+        """The cached outputs of a batch's texts, or None when one of them is not cached yet (it is
+        then computed with the rest of the batch and kept)."""
+        pad = self.model.pad_id
+        ids = _array(input_ids)
+        types = None if token_type_ids is None else _array(token_type_ids)
+        keys = []
+        for row in range(ids.shape[0]):
+            n = int((ids[row] != pad).sum())
+            keys.append((n, text_key(ids[row, :n], None if types is None else types[row, :n])))
+        if not all(key in self.store for _, key in keys):
+            with paddle.no_grad():
+                hidden = self.compute(input_ids, token_type_ids)
+            computed = hidden.numpy()
+            for row, (n, key) in enumerate(keys):
+                self.store.setdefault(key, computed[row, :n].astype(np.float16))
+            return hidden
+        hidden = np.zeros((*ids.shape, self.model.hidden_size), dtype=np.float32)
+        for row, (n, key) in enumerate(keys):
+            hidden[row, :n] = self.store[key]
+        return paddle.to_tensor(hidden)
+
+    def texts_of(self, features: list[dict]) -> dict[bytes, None]:
+        """The keys of every text the model encodes in these features (its ``text_inputs``)."""
         keys = {}
         for f in features:
-            for field, (type_field, _) in TEXT_FIELDS.items():
+            for field, type_field in self.model.text_inputs:
                 if field in f:
                     keys[text_key(f[field], f.get(type_field) if type_field else None)] = None
         return keys
 
     def fingerprint(self, keys) -> str:
-        digest = hashlib.sha256(f"bottom:{self.layers}".encode())
-        for p in self.frozen_params:
+        digest = hashlib.sha256(f"bottom:{self.depth}".encode())  # the name older caches were keyed with
+        for p in self.parameters_frozen():
             digest.update(p.numpy().tobytes())
         for key in sorted(keys):
             digest.update(hashlib.sha256(key).digest())
         return digest.hexdigest()[:24]
 
-    def fill(self, *feature_lists: list[dict], progress: bool = True) -> dict:
-        """Bottom outputs for every text of the features: from disk when a previous run cached the
-        same texts under the same frozen weights, else computed (and written to disk)."""
+    def fill(self, *feature_lists: list[dict], cache_dir: str | None = None, cache_gb: float = 8.0,
+             progress: bool = True) -> dict:
+        """Outputs for every text of the features: from disk when a previous run cached the same texts
+        under the same frozen weights, else computed (and written to disk)."""
+        if self.store is None:
+            raise TaskError("FrozenPrefix.fill: freeze() the prefix first")
         keys = {}
         for features in feature_lists:
             keys.update(self.texts_of(features))
         started = time.time()
-        entry = self.cache_dir / self.fingerprint(keys) if self.cache_dir else None
+        cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        entry = cache_dir / self.fingerprint(keys) if cache_dir else None
         source = "disk"
         if not (entry and self._read(entry)):
-            missing = [k for k in keys if k not in self.store]
-            source = self._compute(missing, progress)
+            source = self._compute([k for k in keys if k not in self.store], progress)
             if entry:
-                self._write(entry, list(keys))
+                self._write(entry, list(keys), cache_gb)
         tokens = sum(len(self.store[k]) for k in keys)
-        self.stats = {"texts": len(keys), "tokens": tokens, "frozen_layers": self.layers, "source": source,
+        self.stats = {"texts": len(keys), "tokens": tokens, "frozen_layers": self.depth, "source": source,
                       "seconds": round(time.time() - started, 1),
                       "megabytes": round(tokens * self.model.hidden_size * 2 / 2**20, 1),
                       "cache_entry": str(entry) if entry else None}
-        log.info("frozen layers 1-%d: %d texts (%d tokens, %.0f MB fp16) %s in %.1f s", self.layers, len(keys),
+        log.info("frozen layers 1-%d: %d texts (%d tokens, %.0f MB fp16) %s in %.1f s", self.depth, len(keys),
                  tokens, self.stats["megabytes"], "read from disk" if source == "disk" else f"computed ({source})",
                  self.stats["seconds"])
         return self.stats
@@ -123,7 +159,7 @@ class FrozenBottom:
         keys = sorted(keys, key=len)  # length-sorted batches: little padding
         runner, engine = self._runner()
         pad = self.model.pad_id
-        bar = tqdm(total=len(keys), desc=f"caching layers 1-{self.layers}", disable=None if progress else True,
+        bar = tqdm(total=len(keys), desc=f"caching layers 1-{self.depth}", disable=None if progress else True,
                    leave=False, dynamic_ncols=True)
         for start in range(0, len(keys), BATCH):
             chunk = keys[start:start + BATCH]
@@ -141,24 +177,25 @@ class FrozenBottom:
         return engine
 
     def _runner(self):
-        """Paddle Inference on the exported bottom (3-4x the eager speed on CPU); eager if export fails."""
-        bottom = _Bottom(self.model, self.layers)
-        bottom.eval()
+        """Paddle Inference on the exported prefix (3-4x the eager speed on CPU); eager if export fails."""
+        was_training = self.model.training
+        self.model.eval()
 
         def run_eager(ids, types):
             with paddle.no_grad():
-                return bottom(paddle.to_tensor(ids), paddle.to_tensor(types)).numpy()
+                return self.compute(paddle.to_tensor(ids), paddle.to_tensor(types)).numpy()
 
         if "gpu" in paddle.device.get_device():  # a GPU runs the eager forward fast enough
             return run_eager, "eager"
         try:
-            folder = Path(tempfile.mkdtemp(prefix="frozen-bottom-"))
+            folder = Path(tempfile.mkdtemp(prefix="frozen-prefix-"))
             spec = [paddle.static.InputSpec([None, None], "int64", n) for n in ("input_ids", "token_type_ids")]
+            graph_layer = _PrefixGraph(self)
             with quiet_native_output():
-                paddle.jit.save(paddle.jit.to_static(bottom.forward, input_spec=spec, full_graph=True),
-                                str(folder / "bottom"))
+                paddle.jit.save(paddle.jit.to_static(graph_layer.forward, input_spec=spec, full_graph=True),
+                                str(folder / "prefix"))
             graph = next(p for p in folder.iterdir() if p.suffix in (".json", ".pdmodel"))
-            predictor = cpu_predictor(graph, folder / "bottom.pdiparams")
+            predictor = cpu_predictor(graph, folder / "prefix.pdiparams")
             shutil.rmtree(folder, ignore_errors=True)
             names = predictor.get_input_names()
             output = predictor.get_output_handle(predictor.get_output_names()[0])
@@ -175,8 +212,10 @@ class FrozenBottom:
         except Exception as err:  # an encoder the exporter cannot trace: same numbers, slower
             log.warning("frozen layers: export failed (%s: %s); computing them eagerly", type(err).__name__, err)
             return run_eager, "eager"
+        finally:
+            if was_training:
+                self.model.train()
 
-    # -- disk cache ------------------------------------------------------------
     def _read(self, entry: Path) -> bool:
         try:
             hidden = np.load(entry / "hidden.npy", mmap_mode="r")
@@ -191,16 +230,17 @@ class FrozenBottom:
         entry.touch()  # most recently used: evicted last
         return True
 
-    def _write(self, entry: Path, keys: list[bytes]):
+    def _write(self, entry: Path, keys: list[bytes], cache_gb: float):
         size = sum(self.store[k].nbytes for k in keys)
-        budget = int(self.cache_gb * 2**30)
+        budget = int(cache_gb * 2**30)
         if size > budget:
             log.info("frozen layers: %.1f GB exceeds the cache budget (--cache-gb %s); kept in memory only",
-                     size / 2**30, self.cache_gb)
+                     size / 2**30, cache_gb)
             return
+        cache_dir = entry.parent
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            entries = sorted((p for p in self.cache_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            entries = sorted((p for p in cache_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
             used = sum(dir_size(p) for p in entries)
             while entries and used + size > budget:  # least recently used first
                 oldest = entries.pop(0)
@@ -215,48 +255,31 @@ class FrozenBottom:
         except OSError as err:  # a full or read-only disk costs speed next time, not this run
             log.warning("frozen layers: not cached on disk (%s)", err.strerror or err)
 
-    # -- batches ---------------------------------------------------------------
-    def inputs(self, batch: dict) -> dict | None:
-        """The cached bottoms of a batch's texts, as the model's keyword arguments; None when a text
-        is not cached (the caller then runs the whole encoder)."""
-        pad, out = self.model.pad_id, {}
-        for field, (type_field, argument) in TEXT_FIELDS.items():
-            if field not in batch:
-                continue
-            ids = _array(batch[field])
-            types = _array(batch[type_field]) if type_field and type_field in batch else None
-            hidden = np.zeros((*ids.shape, self.model.hidden_size), dtype=np.float32)
-            for row in range(ids.shape[0]):
-                n = int((ids[row] != pad).sum())
-                cached = self.store.get(text_key(ids[row, :n], None if types is None else types[row, :n]))
-                if cached is None:
-                    return None
-                hidden[row, :n] = cached
-            out[argument] = paddle.to_tensor(hidden)
-        return out
+
+class _PrefixGraph(paddle.nn.Layer):
+    """The prefix as a Layer that holds the model's weights, so that paddle.jit.save finds them."""
+
+    def __init__(self, prefix: FrozenPrefix):
+        super().__init__()
+        self.model, self._prefix = prefix.model, (prefix,)
+
+    def forward(self, input_ids, token_type_ids):
+        return self._prefix[0].compute(input_ids, token_type_ids)
 
 
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-class CachedRunner(EagerRunner):
-    """Evaluation on the cached bottoms: only the trained top layers run."""
-
-    def __init__(self, model, frozen: FrozenBottom):
-        super().__init__(model)
-        self.frozen = frozen
-
-    def extra_inputs(self, batch: dict) -> dict:
-        return self.frozen.inputs(batch) or {}  # a text not cached: the whole encoder runs
-
-
-def runner_for(model, config, features: list[dict]):
-    """The runner to evaluate a saved model on ``features``: with --train-layers, the saved model's
-    own frozen layers run once per text through Paddle Inference and only its top layers eagerly
-    (the same numbers as the whole eager model, to fp16 rounding of the cache, several times faster)."""
-    if not config.train_layers or config.train_layers >= len(model.layers):
-        return EagerRunner(model)
-    frozen = FrozenBottom(model, config.train_layers, None, config.cache_gb)
-    frozen.fill(features, progress=config.progress)
-    return CachedRunner(model, frozen)
+def freeze_for_training(model, config, *feature_lists, cache: bool = True) -> FrozenPrefix | None:
+    """``--train-layers K``: freeze all but the model's top K layers and fill the prefix cache with
+    the texts of ``feature_lists``; None when every layer trains (K = 0 or K >= the depth)."""
+    depth = len(model.layers)
+    if not config.train_layers or config.train_layers >= depth:
+        if config.train_layers:
+            log.info("--train-layers %d: the encoder has %d layers; training all of them", config.train_layers, depth)
+        return None
+    prefix = model.freeze_prefix(depth - config.train_layers)
+    prefix.fill(*feature_lists, cache_dir=(config.cache_dir or None) if cache else None, cache_gb=config.cache_gb,
+                progress=config.progress)
+    return prefix

@@ -1,7 +1,8 @@
 """The task models: Layers that own their forward, built from small head Layers.
 
 Each model wraps a PaddleNLP encoder (``BertModel`` / ``ErnieModel`` from ``AutoModel``) and says
-which batch fields it takes:
+which batch fields it takes and which of them are texts it encodes (``text_inputs``: the frozen
+prefix caches its output per text, tasks/engine/frozen.py):
 
   ``train_inputs`` -> ``forward(...)``  what the task's loss needs (logits, emissions, embeddings)
   ``infer_inputs`` -> ``infer(...)``    what prediction needs; this is the function ``export`` saves
@@ -17,6 +18,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 import numpy as np
 from tasks.engine.crf import LinearChainCrf  # PaddleNLP's, normaliser fixed (see crf.py)
+from tasks.engine.frozen import FrozenPrefix
 
 from tasks.errors import TaskError
 
@@ -102,6 +104,7 @@ class EncoderModel(nn.Layer):
     train_inputs: tuple = ("input_ids", "token_type_ids")
     infer_inputs: tuple = ("input_ids", "token_type_ids")   # the arguments of ``infer``, by name
     infer_outputs: tuple = ("logits",)
+    text_inputs: tuple = (("input_ids", "token_type_ids"),)  # (token ids, token types) of each text encoded
 
     def __init__(self, encoder, pad_id: int):
         super().__init__()
@@ -109,6 +112,7 @@ class EncoderModel(nn.Layer):
         self.pad_id = int(pad_id)
         self.hidden_size = encoder.config.hidden_size
         self.dropout = nn.Dropout(encoder.config.hidden_dropout_prob)
+        self.prefix = FrozenPrefix(self)  # the embeddings; freeze_prefix(N) adds the first N layers and a cache
 
     # -- the encoder, layer by layer ---------------------------------------
     @property
@@ -130,32 +134,33 @@ class EncoderModel(nn.Layer):
             token_type_ids = paddle.zeros_like(input_ids)
         return self.encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
 
-    def bottom(self, input_ids, token_type_ids=None, layers: int = 0):
-        """Hidden states after the embeddings and the first ``layers`` Transformer layers: what
-        FrozenBottom caches (tasks/engine/frozen.py)."""
-        hidden, bias = self.embed_tokens(input_ids, token_type_ids), self.attention_bias(input_ids)
-        for layer in self.layers[:layers]:
+    def freeze_prefix(self, depth: int) -> FrozenPrefix:
+        """Freeze the embeddings and the first ``depth`` layers; their output is cached per text."""
+        if not 1 <= depth <= len(self.layers):
+            raise TaskError(f"a frozen prefix of {depth} layers: expected 1 to {len(self.layers)} for a "
+                            f"{len(self.layers)}-layer encoder")
+        self.prefix = FrozenPrefix(self, depth).freeze()
+        return self.prefix
+
+    def run_layers(self, hidden, input_ids, stop: int | None = None):
+        """The Transformer layers above the prefix (up to ``stop``) on the prefix's output."""
+        bias = self.attention_bias(input_ids)
+        for layer in self.layers[self.prefix.depth:stop]:
             hidden = layer(hidden, bias)
         return hidden
 
-    def encode(self, input_ids, token_type_ids=None, bottom=None):
-        """(sequence output, pooled output, mask) of the encoder. ``bottom``: the cached output of
-        the frozen lower layers; then only the ``trained_layers`` above it run."""
+    def encode(self, input_ids, token_type_ids=None):
+        """(sequence output, pooled output, mask) of the encoder."""
         mask = (input_ids != self.pad_id).astype("int64")
-        bias = self.attention_bias(input_ids)
-        if bottom is None:
-            hidden, top = self.embed_tokens(input_ids, token_type_ids), self.layers
-        else:
-            hidden, top = bottom, self.layers[len(self.layers) - self.trained_layers:]
-        for layer in top:
-            hidden = layer(hidden, bias)
+        hidden = self.run_layers(self.prefix(input_ids, token_type_ids), input_ids)
         return hidden, self.encoder.pooler(hidden), mask
-
-    trained_layers = 0  # set by FrozenBottom: how many top layers run above a cached bottom
 
     def export_extras(self) -> dict:
         """Values prediction needs besides the graph's outputs (written to export.json)."""
         return {}
+
+    def prepare(self, batch: dict):
+        """Data-dependent initial values, from the first training batch (before the first step)."""
 
     # -- checkpoint ------------------------------------------------------
     def head_state(self) -> dict:
@@ -192,16 +197,16 @@ class SequenceClassifier(EncoderModel):
             self.pooling = Pooling(pooling)
             self.classifier = nn.Linear(self.hidden_size, num_labels)
 
-    def forward(self, input_ids, token_type_ids, bottom=None):
-        sequence, pooled, mask = self.encode(input_ids, token_type_ids, bottom)
+    def forward(self, input_ids, token_type_ids):
+        sequence, pooled, mask = self.encode(input_ids, token_type_ids)
         if isinstance(self.pooling, SegmentPairPooling):
             features = self.pooling(sequence, input_ids, mask)
         else:
             features = self.pooling(sequence, pooled, mask)
         return self.classifier(self.dropout(features))
 
-    def infer(self, input_ids, token_type_ids, bottom=None):
-        return self(input_ids, token_type_ids, bottom)
+    def infer(self, input_ids, token_type_ids):
+        return self(input_ids, token_type_ids)
 
 
 def viterbi_decode(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -> np.ndarray:
@@ -247,8 +252,8 @@ class TokenTagger(EncoderModel):
         # crf_lr multiplies the optimiser's rate for the transition matrix only
         self.crf = LinearChainCrf(num_tags, crf_lr=crf_lr) if crf else None
 
-    def forward(self, input_ids, token_type_ids, word_pieces, word_offsets, bottom=None):
-        sequence, _, _ = self.encode(input_ids, token_type_ids, bottom)
+    def forward(self, input_ids, token_type_ids, word_pieces, word_offsets):
+        sequence, _, _ = self.encode(input_ids, token_type_ids)
         logits = self.classifier(self.dropout(sequence))                     # [batch, pieces, offsets * tags]
         index = word_pieces.unsqueeze(-1).expand([-1, -1, logits.shape[-1]])
         per_word = paddle.take_along_axis(logits, index, axis=1)
@@ -256,12 +261,8 @@ class TokenTagger(EncoderModel):
         rank = word_offsets.clip(max=self.PIECE_OFFSETS - 1).unsqueeze(-1).unsqueeze(-1)
         return paddle.take_along_axis(per_word, rank.expand([-1, -1, 1, self.num_tags]), axis=2).squeeze(2)
 
-    def infer(self, input_ids, token_type_ids, word_pieces, word_offsets, bottom=None):
-        return self(input_ids, token_type_ids, word_pieces, word_offsets, bottom)
-
-    @staticmethod
-    def word_lengths(word_pieces):
-        return (word_pieces > 0).astype("int64").sum(-1)  # padding points at 0; real words at >= 1 ([CLS])
+    def infer(self, input_ids, token_type_ids, word_pieces, word_offsets):
+        return self(input_ids, token_type_ids, word_pieces, word_offsets)
 
     def export_extras(self) -> dict:
         return {"transitions": self.crf.transitions.numpy().tolist() if self.crf is not None else None}
@@ -279,6 +280,7 @@ class DualTower(EncoderModel):
     train_inputs = ("a_ids", "b_ids")
     infer_inputs = ("input_ids",)
     infer_outputs = ("embedding",)
+    text_inputs = (("a_ids", None), ("b_ids", None), ("input_ids", None))
 
     def __init__(self, encoder, pad_id: int, num_labels: int):
         super().__init__(encoder, pad_id)
@@ -286,16 +288,16 @@ class DualTower(EncoderModel):
         self.pair_classifier = PairClassifier(self.hidden_size, num_labels)
         self.scorer = CosineScorer()
 
-    def embed(self, input_ids, bottom=None):
-        sequence, pooled, mask = self.encode(input_ids, None, bottom)
+    def embed(self, input_ids):
+        sequence, pooled, mask = self.encode(input_ids, None)
         return self.pooling(sequence, pooled, mask)
 
-    def forward(self, a_ids, b_ids, a_bottom=None, b_bottom=None):
-        u, v = self.embed(a_ids, a_bottom), self.embed(b_ids, b_bottom)
+    def forward(self, a_ids, b_ids):
+        u, v = self.embed(a_ids), self.embed(b_ids)
         return u, v, self.pair_classifier(u, v)
 
-    def infer(self, input_ids, bottom=None):
-        return F.normalize(self.embed(input_ids, bottom), axis=-1)
+    def infer(self, input_ids):
+        return F.normalize(self.embed(input_ids), axis=-1)
 
     def export_extras(self) -> dict:
         return {"threshold": float(self.scorer.threshold.numpy()[0])}
@@ -316,6 +318,7 @@ class LateJoinCrossEncoder(EncoderModel):
     train_inputs = ("a_ids", "b_ids")
     infer_inputs = ("a_ids", "b_ids")
     infer_outputs = ("logits",)
+    text_inputs = (("a_ids", None), ("b_ids", None))
 
     def __init__(self, encoder, pad_id: int, num_labels: int, joint_layers: int, positive: int = 1,
                  similarity_scale: float = 20.0):
@@ -331,19 +334,18 @@ class LateJoinCrossEncoder(EncoderModel):
         self.similarity_scale = self.create_parameter(
             [1], default_initializer=nn.initializer.Constant(similarity_scale))
         self.similarity_threshold = self.create_parameter([1], default_initializer=nn.initializer.Constant(0.0))
-        self.register_buffer("threshold_set", paddle.zeros([1], dtype="float32"), persistable=True)
         self.register_buffer("match_column", paddle.to_tensor(
             [1.0 if i == positive else 0.0 for i in range(num_labels)], dtype="float32"), persistable=True)
 
-    def alone(self, input_ids, bottom=None):
-        """One text's states below the join (from its cached frozen bottom when given)."""
-        depth = len(self.layers)
-        if bottom is None:
-            return self.bottom(input_ids, None, depth - self.joint_layers)
-        bias, hidden = self.attention_bias(input_ids), bottom
-        for layer in self.layers[depth - self.trained_layers:depth - self.joint_layers]:
-            hidden = layer(hidden, bias)
-        return hidden
+    def freeze_prefix(self, depth: int) -> FrozenPrefix:
+        if depth > len(self.layers) - self.joint_layers:
+            raise TaskError(f"--train-layers {len(self.layers) - depth} is below --joint-layers {self.joint_layers}: "
+                            "frozen layers that read both texts cannot be cached per text")
+        return super().freeze_prefix(depth)
+
+    def alone(self, input_ids):
+        """One text's states below the join (its frozen prefix from the cache)."""
+        return self.run_layers(self.prefix(input_ids), input_ids, len(self.layers) - self.joint_layers)
 
     def join(self, a_hidden, a_ids, b_hidden, b_ids):
         """Logits of the pairs (a_i, b_i), from each text's states below the join."""
@@ -353,20 +355,30 @@ class LateJoinCrossEncoder(EncoderModel):
         for layer in self.layers[len(self.layers) - self.joint_layers:]:
             hidden = layer(hidden, bias)
         a_real, b_real = (a_ids != self.pad_id).astype("int64"), (b_ids != self.pad_id).astype("int64")
-        cosine = (F.normalize(masked_mean(a_hidden, a_real), axis=-1) *
-                  F.normalize(masked_mean(b_hidden, b_real), axis=-1)).sum(-1, keepdim=True)
-        if self.training and paddle.in_dynamic_mode() and not bool(self.threshold_set):
-            self.similarity_threshold.set_value(cosine.mean().reshape([1]).detach())  # data-dependent start
-            self.threshold_set.set_value(paddle.ones([1], dtype="float32"))
+        cosine = self.cosine(a_hidden, a_real, b_hidden, b_real)
         u = masked_mean(hidden, paddle.concat([a_real, paddle.zeros_like(b_real)], axis=1))
         v = masked_mean(hidden, paddle.concat([paddle.zeros_like(a_real), b_real], axis=1))
         logits = self.classifier(self.dropout(paddle.concat([u, v, (u - v).abs(), u * v], axis=-1)))
         return logits + self.similarity_scale * (cosine - self.similarity_threshold) * self.match_column
 
-    def forward(self, a_ids, b_ids, a_bottom=None, b_bottom=None):
-        """(logits, each text's states below the join: the loss pairs them with other texts)."""
-        a_hidden, b_hidden = self.alone(a_ids, a_bottom), self.alone(b_ids, b_bottom)
+    @staticmethod
+    def cosine(a_hidden, a_real, b_hidden, b_real):
+        """Cosine of the two texts' token means, [batch, 1]."""
+        return (F.normalize(masked_mean(a_hidden, a_real), axis=-1) *
+                F.normalize(masked_mean(b_hidden, b_real), axis=-1)).sum(-1, keepdim=True)
+
+    def prepare(self, batch):
+        """The threshold starts at the first training batch's mean cosine below the join."""
+        with paddle.no_grad():
+            a_ids, b_ids = batch["a_ids"], batch["b_ids"]
+            cosine = self.cosine(self.alone(a_ids), (a_ids != self.pad_id).astype("int64"),
+                                 self.alone(b_ids), (b_ids != self.pad_id).astype("int64"))
+        self.similarity_threshold.set_value(cosine.mean().reshape([1]))
+
+    def forward(self, a_ids, b_ids):
+        """(logits, each text's states below the join: the ranking loss pairs them with other texts)."""
+        a_hidden, b_hidden = self.alone(a_ids), self.alone(b_ids)
         return self.join(a_hidden, a_ids, b_hidden, b_ids), a_hidden, b_hidden
 
-    def infer(self, a_ids, b_ids, a_bottom=None, b_bottom=None):
-        return self.join(self.alone(a_ids, a_bottom), a_ids, self.alone(b_ids, b_bottom), b_ids)
+    def infer(self, a_ids, b_ids):
+        return self.join(self.alone(a_ids), a_ids, self.alone(b_ids), b_ids)

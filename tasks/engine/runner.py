@@ -10,9 +10,11 @@ import paddle
 
 from tasks import datasets
 from tasks.config import TrainConfig
-from tasks.engine import checkpoint, distributed, frozen, inference, plots
+from tasks.engine import checkpoint, distributed, inference, plots
+from tasks.engine.callbacks import LOG_FILE
 from tasks.engine.checkpoint import BEST_DIR, RESUME_DIR, task_class  # noqa: F401  (task_class re-exported)
-from tasks.engine.trainer import LOG_FILE, train
+from tasks.engine.frozen import freeze_for_training
+from tasks.engine.trainer import train
 from tasks.errors import TaskError
 from tasks.io import write_json
 
@@ -136,11 +138,14 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     best_task, best_model = checkpoint.load(out_dir / BEST_DIR, expect_task=task_name)
     test_metrics = {}
     if features["test"]:
-        test_metrics = best_task.evaluate(frozen.runner_for(best_model, config, features["test"]), features["test"])
+        # --train-layers: the saved model's own frozen layers run once per text through Paddle Inference and
+        # only its top layers eagerly (the whole eager model's numbers, to the fp16 rounding of the cache)
+        freeze_for_training(best_model, config, features["test"], cache=False)
+        test_metrics = best_task.evaluate(best_model, features["test"])
     results = {
         "task": task_name, "model": model_name, "data": data,
         **{f"{split}_examples": len(examples) for split, examples in splits.items()},
-        "steps": state.step, "best_step": state.best_step, "best_dev": state.best_value, "dev": state.best_metrics,
+        "steps": state.step, "plan": state.plan, "best_step": state.best_step, "best_dev": state.best_value, "dev": state.best_metrics,
         "stopped_early": state.stopped_early, "metric_name": task.main_metric,
         "metric": test_metrics.get(task.main_metric), "test": public(test_metrics),
         "minutes": round((time.time() - started) / 60, 2), "train_minutes": round(train_minutes, 2),

@@ -1,6 +1,6 @@
 """What every task shares. A task folder subclasses ``Task`` and says only what is particular to it:
-how an example becomes features, which model it trains, the loss from the model's outputs, the
-metrics, and how a prediction is reported. The forward pass lives on the model
+how an example becomes features, which model it trains and the loss Layer built with it
+(tasks/engine/losses.py), the metrics, and how a prediction is reported. The forward pass lives on the model
 (tasks/engine/modeling.py); evaluation and prediction go through a runner (tasks/engine/inference.py),
 so they work the same on the eager model and on an exported one.
 """
@@ -15,10 +15,10 @@ from tqdm.auto import tqdm
 from tasks import config, models
 from tasks.engine.batching import iterate_in_order, pad_collator
 from tasks.engine.inference import as_runner
+from tasks.engine.losses import IGNORE_INDEX  # noqa: F401  (the tasks' padding label)
 from tasks.errors import TaskError
 
 log = logging.getLogger("tasks")
-IGNORE_INDEX = -100
 
 
 @dataclasses.dataclass
@@ -56,9 +56,9 @@ class Task:
         """The task's model (tasks/engine/modeling.py) around the encoder named ``encoder_name``."""
         raise NotImplementedError
 
-    def loss(self, outputs, batch: dict, model):
-        """Training loss from ``outputs = model(*batch[model.train_inputs])`` (``model`` for losses
-        with parameters of their own, such as the CRF's transitions)."""
+    def build_loss(self, model):
+        """The training loss, a Layer (tasks/engine/losses.py): ``loss(model(*batch[model.train_inputs]),
+        batch)``."""
         raise NotImplementedError
 
     def evaluate(self, runner, features: list[dict], batch_size: int = 64) -> dict:

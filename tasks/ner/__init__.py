@@ -11,12 +11,10 @@ is still tagged exactly: labelling only the first word of each piece caps test F
 import unicodedata
 
 import numpy as np
-import paddle
-import paddle.nn.functional as F
-from paddlenlp.layers import LinearChainCrfLoss
 
 from tasks.config import NerOptions
 from tasks.engine.batching import pad_collator
+from tasks.engine.losses import CrfLoss, TokenCrossEntropy
 from tasks.engine.metrics import chunk_scores, entities, is_legal_transition
 from tasks.engine.inference import as_runner
 from tasks.engine.modeling import TokenTagger
@@ -114,17 +112,8 @@ class NerTask(Task):
         return TokenTagger(self.load_encoder(encoder_name), self.pad_id, len(self.labels),
                            crf=self.options.crf, crf_lr=self.options.crf_lr)
 
-    def loss(self, emissions, batch, model):
-        tags = batch["tags"]
-        if self.options.crf:
-            lengths = TokenTagger.word_lengths(batch["word_pieces"])
-            gold = paddle.where(tags == IGNORE_INDEX, paddle.zeros_like(tags), tags)
-            return LinearChainCrfLoss(model.crf)(emissions, lengths, gold).mean()
-        # Averaged over real words only: paddle's "mean" would also count the ignored padding.
-        per_word = F.cross_entropy(emissions, tags.unsqueeze(-1), ignore_index=IGNORE_INDEX,
-                                   reduction="none").squeeze(-1)
-        real = (tags != IGNORE_INDEX).astype(per_word.dtype)
-        return (per_word * real).sum() / real.sum().clip(min=1.0)
+    def build_loss(self, model):
+        return CrfLoss(model.crf) if self.options.crf else TokenCrossEntropy()
 
     def tag_sequences(self, runner, features, batch_size=64) -> list[list[str]]:
         """Predicted tags per word (see word_tags)."""
