@@ -39,7 +39,9 @@ Typical use:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(task: str | None = None) -> argparse.ArgumentParser:
+    """The command line; ``task``: the task `train --task` names, whose README recipe gives the
+    defaults of train's flags (and whose options are the only task options it takes)."""
     parser = argparse.ArgumentParser(prog="python -m tasks", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="show Paddle's and PaddleNLP's own log lines")
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("name")
 
     train = sub.add_parser("train", help="fine-tune one task; writes best/ checkpoint, log.csv, plots, results.json")
-    add_train_args(train)
+    add_train_args(train, task)
 
     ev = sub.add_parser("evaluate", help="evaluate a saved checkpoint on a data split")
     ev.add_argument("--checkpoint", required=True, help="directory written by train (…/best)")
@@ -158,14 +160,67 @@ def task_option_classes() -> dict:
     return classes
 
 
-def add_train_args(p):
-    """Flags not given come from the task's README recipe (tasks/recipes.py), then the dataclasses."""
-    add_arguments(p, RunConfig, recipe_defaults=True)
-    add_arguments(p, TrainConfig, "training", recipe_defaults=True)
-    added = set()
-    for cls, names in task_option_classes().items():  # a subclass adds only its own fields
-        add_arguments(p, cls, "options of " + " / ".join(names), recipe_defaults=True, exclude=added)
-        added |= {f.name for f in dataclasses.fields(cls)}
+def add_train_args(p, task: str | None = None):
+    """Flags not given come from the task's README recipe (tasks/recipes.py), then the dataclasses.
+    With ``task`` known, those are the flags' defaults (so --help shows what will be used) and only
+    that task's options are flags; without it (help before --task), every task's options are shown."""
+    if task is None:
+        p.description = "Defaults: the task's README recipe (tasks/recipes.py); `train --task T --help` shows them."
+        add_arguments(p, RunConfig, recipe_defaults=True)
+        add_arguments(p, TrainConfig, "training", recipe_defaults=True)
+        added = set()
+        for cls, names in task_option_classes().items():  # a subclass adds only its own fields
+            add_arguments(p, cls, "options of " + " / ".join(names), recipe_defaults=True, exclude=added)
+            added |= {f.name for f in dataclasses.fields(cls)}
+        return
+    from tasks import recipes
+
+    recipe = recipes.get(task, recipes.DEFAULT_BUDGET)
+    defaults = {"task": task, "model": recipe.model, "max_length": recipe.max_length} | recipe.train | recipe.options
+    add_arguments(p, RunConfig, defaults=defaults)
+    add_arguments(p, TrainConfig, "training", defaults=defaults)
+    add_arguments(p, TASK_OPTIONS[task], f"options of {task}", defaults=defaults)
+
+
+def task_of(argv: list[str]) -> str | None:
+    """The task `train --task T` names, read before the parser is built (its recipe gives the defaults)."""
+    if "train" not in argv:
+        return None
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task")
+    known, _ = pre.parse_known_args(argv[argv.index("train") + 1:])
+    return known.task if known.task in TASK_NAMES else None
+
+
+def other_task_option(task: str, flags: list[str]) -> str | None:
+    """The first of ``flags`` that is an option of another task than ``task``, and that task."""
+    own = option_flags(TASK_OPTIONS[task])
+    for flag in (f.split("=")[0] for f in flags if f.startswith("--")):
+        for name, cls in TASK_OPTIONS.items():
+            if name != task and flag in option_flags(cls) and flag not in own:
+                return f"{flag} is an option of --task {name}; --task {task} does not take it " \
+                       f"(its options: {', '.join(sorted(option_flags(TASK_OPTIONS[task]))) or 'none'})"
+    return None
+
+
+def option_flags(cls) -> set[str]:
+    from tasks.config import _type_of, flag_of
+
+    fields = dataclasses.fields(cls)
+    return {flag_of(f) for f in fields} | {"--no-" + flag_of(f)[2:] for f in fields if _type_of(f) is bool}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    task = task_of(argv)
+    parser = build_parser(task)
+    if task:
+        _, extra = parser.parse_known_args(argv)
+        problem = other_task_option(task, extra)
+        if problem:
+            from tasks.errors import TaskError
+
+            raise TaskError(problem)
+    return parser.parse_args(argv)
 
 
 def train_settings(args):
@@ -409,8 +464,9 @@ def main(argv=None) -> int:
     from tasks.errors import CourseError
 
     try:
-        args = build_parser().parse_args(argv)
-        args._argv = list(sys.argv[1:] if argv is None else argv)  # `train --nproc` relaunches the same command
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = parse_args(argv)
+        args._argv = argv  # `train --nproc` relaunches the same command
         quiet_logs(args.verbose)  # before anything imports paddle
         return COMMANDS[args.command](args) or 0
     except CourseError as err:

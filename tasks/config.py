@@ -53,33 +53,50 @@ def validate(obj) -> None:
             raise TaskError(f"{where} {value}: expected a value > {meta['above']}")
 
 
-def add_arguments(parser, cls, title: str | None = None, recipe_defaults: bool = False, exclude=()) -> None:
-    """One flag per field of ``cls`` (but those named in ``exclude``); defaults and help come from the dataclass. With
-    ``recipe_defaults`` a flag not given is left unset, so the caller can take it from a recipe
-    (tasks/recipes.py) before falling back to the dataclass."""
+def add_arguments(parser, cls, title: str | None = None, recipe_defaults: bool = False, exclude=(),
+                  defaults: dict | None = None) -> None:
+    """One flag per field of ``cls`` (but those named in ``exclude``); defaults and help come from the
+    dataclass, or from ``defaults`` (a recipe's values, shown as such). With ``recipe_defaults`` a flag
+    not given is left unset, so the caller can take it from a recipe (tasks/recipes.py) before falling
+    back to the dataclass."""
     group = parser.add_argument_group(title) if title else parser
+    defaults = defaults or {}
     for f in dataclasses.fields(cls):
         meta = f.metadata
         if not meta.get("cli", True) or f.name in exclude:
             continue
         kind = _type_of(f)
         kwargs = {"dest": f.name, "help": meta.get("help", "")}
-        default = argparse.SUPPRESS if recipe_defaults and not meta.get("required") else f.default
+        value = defaults.get(f.name, f.default)
+        source = ", the task's README recipe" if f.name in defaults and f.name != "task" else ""
+        default = argparse.SUPPRESS if recipe_defaults and not meta.get("required") else value
         if kind is bool:
-            if recipe_defaults:
-                kwargs["help"] += f" (default: the task's recipe, else {'on' if f.default else 'off'})"
-            group.add_argument(flag_of(f), action=argparse.BooleanOptionalAction, default=default, **kwargs)
+            shown = "on" if value else "off"
+            kwargs["help"] += (f" (default: the task's recipe, else {shown})" if recipe_defaults
+                               else f" (default: {shown}{source})")
+            group.add_argument(flag_of(f), action=_BooleanFlag, default=default, **kwargs)
             continue
-        if meta.get("required"):
+        if meta.get("required") and f.name not in defaults:
             kwargs["required"] = True
         else:
             kwargs["default"] = default
-            if f.default not in (None, ""):
-                kwargs["help"] += (f" (default: the task's recipe, else {f.default})" if recipe_defaults
-                                   else f" (default: {f.default})")
+            if value not in (None, ""):
+                kwargs["help"] += (f" (default: the task's recipe, else {value})" if recipe_defaults
+                                   else f" (default: {value}{source})")
         if meta.get("choices") is not None:
             kwargs["choices"] = meta["choices"]
         group.add_argument(flag_of(f), type=kind, **kwargs)
+
+
+class _BooleanFlag(argparse.BooleanOptionalAction):
+    """--x / --no-x, with the default written into the help by add_arguments (not appended again)."""
+
+    def format_usage(self):
+        return " | ".join(self.option_strings)
+
+    def __init__(self, *args, help=None, **kwargs):
+        super().__init__(*args, help=help, **kwargs)
+        self.help = help  # BooleanOptionalAction appends its own "(default: ...)"
 
 
 def given(cls, args: argparse.Namespace) -> dict:
@@ -125,8 +142,9 @@ class TrainConfig:
     attention_dropout: bool = setting(False, "dropout on the attention probabilities (off by default: on CPU "
                                              "its serial random numbers cost more than a layer's matrix products)")
     stop_at: float = setting(None, "stop once the dev metric reaches this value (e.g. 0.9)")
-    budget_minutes: float = setting(0.0, "fit the run into this many minutes: after 20 steps and one evaluation "
-                                         "are timed, fewer steps are planned if needed (0: no limit)", minimum=0)
+    budget_minutes: float = setting(0.0, "fit the run into this many minutes: before training, a timing probe "
+                                         "that changes nothing plans fewer steps if needed (0: no limit)",
+                                    minimum=0)
     cache_dir: str = setting("~/.cache/paddle-course/frozen", "where --train-layers keeps the frozen layers' "
                                                               "outputs between runs ('' : memory only)")
     cache_gb: float = setting(8.0, "disk budget of --cache-dir in GB (least recently used entries go first)",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tasks import config
-from tasks.cli import build_parser
+from tasks.cli import build_parser, parse_args
 from tasks.cli import main as cli
 from tasks.engine import checkpoint, inference
 from tasks.engine.runner import run_evaluate, run_export, run_predict, run_train
@@ -180,15 +180,36 @@ def test_train_settings_are_the_flags_over_the_readme_recipe_over_the_dataclasse
     from tasks.cli import train_settings
 
     recipe = recipes.get("ner", "readme")
-    run, train, options = train_settings(build_parser().parse_args(["train", "--task", "ner", "--out", "x"]))
+    run, train, options = train_settings(parse_args(["train", "--task", "ner", "--out", "x"]))
     assert (run.model, run.max_length) == (recipe.model, recipe.max_length)
     assert train == recipe.train_config() and options == recipe.task_options()
     assert train.weight_decay == config.TrainConfig().weight_decay  # not in the recipe: the dataclass default
-    args = build_parser().parse_args(["train", "--task", "ner", "--out", "x", "--lr", "1e-3", "--no-crf",
-                                      "--model", "tiny-bert", "--max-length", "40"])
+    args = parse_args(["train", "--task", "ner", "--out", "x", "--lr", "1e-3", "--no-crf", "--model", "tiny-bert",
+                       "--max-length", "40"])
     run, train, options = train_settings(args)
     assert train.learning_rate == 1e-3 and train.epochs == recipe.train["epochs"] and not options.crf
     assert (run.model, run.max_length) == ("tiny-bert", 40)
+
+
+def test_train_help_shows_the_task_recipes_values_and_other_tasks_options_are_errors(capsys):
+    from tasks import recipes
+
+    recipe = recipes.get("ner", "readme")
+    with pytest.raises(SystemExit):
+        cli(["train", "--help", "--task", "ner"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, value in (("--model MODEL", recipe.model), ("--lr LEARNING_RATE", recipe.train["learning_rate"]),
+                        ("--train-layers TRAIN_LAYERS", recipe.train["train_layers"]),
+                        ("--budget-minutes BUDGET_MINUTES", recipe.train["budget_minutes"])):
+        help_text = text[text.index(flag, text.index("options:")):][:400]  # past the usage lines
+        assert f"(default: {value}, the task's README recipe)" in help_text, (flag, help_text)
+    assert "--crf, --no-crf" in text and "(default: on, the task's README recipe)" in text
+    assert "--pooling" not in text and "--joint-layers" not in text  # other tasks' options are not flags here
+    assert cli(["train", "--task", "classification", "--crf", "--out", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --crf is an option of --task ner; --task classification does not take it")
+    assert cli(["train", "--task", "ner", "--joint-layers", "1", "--out", "x"]) == 2
+    assert "--joint-layers is an option of --task single_tower" in capsys.readouterr().err
 
 
 def test_no_task_name_branches_in_the_shared_commands(repo_root):
