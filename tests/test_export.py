@@ -105,6 +105,21 @@ def test_ner_spans_identical_and_auto_uses_an_exported_engine(trained):
     assert inference.open_runner(Path(best), model, "auto").engine in inference.AUTO_ORDER
 
 
+def test_predict_with_an_export_builds_no_eager_model_and_hashes_no_weights(trained, monkeypatch):
+    best = str(trained["ner"])
+    sentences = ["张三在北京大学工作。"]
+    expected = run_predict(best, sentences, engine="eager")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("called while an exported engine serves")
+
+    monkeypatch.setattr(checkpoint, "load_model", refuse)
+    monkeypatch.setattr(checkpoint, "sha256_file", refuse)  # the export's stored hash holds: files unchanged
+    assert run_predict(best, sentences, engine="auto") == expected
+    with pytest.raises(AssertionError, match="called while"):
+        run_predict(best, sentences, engine="eager")
+
+
 def test_crf_decoding_equals_paddlenlp_viterbi():
     import paddle
     from paddlenlp.layers import ViterbiDecoder

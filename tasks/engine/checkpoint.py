@@ -80,6 +80,12 @@ def read_task_file(directory: Path) -> dict:
 
 def load(directory, expect_task: str | None = None):
     """(task, model) of a saved checkpoint, model in eval mode."""
+    task = load_task(directory, expect_task)
+    return task, load_model(task, directory)
+
+
+def load_task(directory, expect_task: str | None = None):
+    """The task of a saved checkpoint (its labels, options and tokenizer), without building the model."""
     directory = Path(directory)
     if not directory.is_dir() and not existing_dir(directory).is_dir():
         raise TaskError(f"checkpoint {directory} does not exist (expected a directory written by `train`, "
@@ -93,18 +99,33 @@ def load(directory, expect_task: str | None = None):
                                     tokenizer=models.load_tokenizer(str(directory)),
                                     label_names=meta.get("label_names"))
     task.model_name = meta["model"]
+    return task
+
+
+def load_model(task, directory):
+    """The model of a saved checkpoint, in eval mode."""
+    directory = existing_dir(Path(directory))
     model = task.build_model(str(directory))
     model.load_head(directory)
     model.eval()
-    return task, model
+    return model
+
+
+def weight_files(directory: Path) -> list[Path]:
+    directory = Path(directory)
+    return sorted(directory.glob("*.pdparams")) + sorted(directory.glob("*.safetensors"))
 
 
 def weights_fingerprint(directory: Path) -> str:
     """sha256 over every weight file of a checkpoint: an export or an index made from it is only
     used with exactly these weights."""
-    directory = Path(directory)
-    files = sorted(directory.glob("*.pdparams")) + sorted(directory.glob("*.safetensors"))
-    return sha256_text("".join(f"{p.name}:{sha256_file(p)}" for p in files))
+    return sha256_text("".join(f"{p.name}:{sha256_file(p)}" for p in weight_files(directory)))
+
+
+def weights_stat(directory: Path) -> dict:
+    """Name -> [size, modification time in ns] of the weight files: while these are unchanged, the
+    fingerprint computed when they were last hashed still holds (an export stores both)."""
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in weight_files(directory)}
 
 
 # -- last/ --------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 import paddle
 
 from tasks.config import ENGINES
-from tasks.engine.checkpoint import TASK_FILE, weights_fingerprint
+from tasks.engine.checkpoint import TASK_FILE, weights_fingerprint, weights_stat
 from tasks.errors import TaskError
 from tasks.io import atomic_dir, write_json
 
@@ -148,16 +148,29 @@ def engine_available(engine: str) -> bool:
     return True
 
 
+def export_is_current(spec: dict, checkpoint: Path) -> bool:
+    """The export was made from the checkpoint's present weights: their files are as they were when
+    the export hashed them, or, if touched, still hash the same."""
+    if spec.get("weights_stat") and spec["weights_stat"] == weights_stat(checkpoint):
+        return True
+    return spec.get("weights_sha256") == weights_fingerprint(checkpoint)
+
+
 def open_runner(checkpoint: Path, model, engine: str = "auto"):
     """The runner for ``engine``; ``auto`` takes the fastest exported engine that is installed and
-    whose export is current, else the eager model."""
+    whose export is current, else the eager model. ``model``: the eager model, or a function that
+    builds it (called only when the eager engine serves)."""
     if engine not in ENGINES:
         raise TaskError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
+
+    def eager():
+        return EagerRunner(model if isinstance(model, paddle.nn.Layer) else model())
+
     if engine == "eager":
-        return EagerRunner(model)
+        return eager()
     directory = Path(checkpoint) / EXPORT_DIR
     spec = read_export(directory) if (directory / EXPORT_FILE).is_file() or engine != "auto" else None
-    if spec is not None and spec.get("weights_sha256") != weights_fingerprint(checkpoint):
+    if spec is not None and not export_is_current(spec, Path(checkpoint)):
         if engine != "auto":
             raise TaskError(f"{directory} was exported from other weights than {checkpoint}; export again")
         spec = None
@@ -165,7 +178,7 @@ def open_runner(checkpoint: Path, model, engine: str = "auto"):
         for candidate in AUTO_ORDER:
             if spec and candidate_ready(spec, candidate):
                 return _RUNNERS[candidate](directory)
-        return EagerRunner(model)
+        return eager()
     if not candidate_ready(spec, engine):
         raise TaskError(f"--engine {engine}: {directory} has no {engine} export"
                         + ("" if engine_available(engine) else " and onnxruntime is not installed")
@@ -198,7 +211,8 @@ def export(checkpoint: Path, task, model, formats=("paddle",)) -> Path:
                      p.suffix in (".json", ".pdmodel"))
         description = {"inputs": list(model.infer_inputs), "outputs": list(model.infer_outputs),
                        "paddle": {"model": graph, "params": STATIC_PREFIX + ".pdiparams"},
-                       "onnx": None, "extras": model.export_extras(), "weights_sha256": weights_fingerprint(checkpoint), "paddle_version": paddle.__version__}
+                       "onnx": None, "extras": model.export_extras(), "weights_sha256": weights_fingerprint(checkpoint),
+                       "weights_stat": weights_stat(checkpoint), "paddle_version": paddle.__version__}
         if "onnx" in formats:
             import paddle2onnx
 

@@ -174,10 +174,12 @@ def check_labels(task, labels_file: str | None):
 
 def open_checkpoint(checkpoint_dir: str, task_name: str | None = None, labels_file: str | None = None,
                     engine: str = "auto"):
-    """(task, runner) for a saved checkpoint: the exported model when there is one, else eager."""
-    task, model = checkpoint.load(checkpoint_dir, expect_task=task_name)
+    """(task, runner) for a saved checkpoint: the exported model when there is one (no eager model is
+    built then), else eager."""
+    task = checkpoint.load_task(checkpoint_dir, expect_task=task_name)
     check_labels(task, labels_file)
-    return task, inference.open_runner(Path(checkpoint_dir), model, engine)
+    return task, inference.open_runner(Path(checkpoint_dir), lambda: checkpoint.load_model(task, checkpoint_dir),
+                                       engine)
 
 
 def run_evaluate(checkpoint_dir: str, data: str, split: str = "test", task_name: str | None = None,
