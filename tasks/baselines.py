@@ -52,5 +52,6 @@ def frozen_features_baseline(task_name: str = "classification", model_name: str 
     return {"task": task_name, "model": model_name, "data": data, "max_length": max_length,
             "method": "frozen encoder, last layer mean-pooled, logistic regression (C chosen on dev)",
             "C": best, "dev_accuracy": round(dev_scores[best], 4),
+            "dev_by_C": {str(c): round(v, 4) for c, v in dev_scores.items()},
             "test_accuracy": round(float((fits[best].predict(x_test) == y_test).mean()), 4),
             "train_examples": len(y_train), "minutes": round((time.time() - started) / 60, 2)}

@@ -21,7 +21,10 @@ def test_quick_demo_prints_table_and_ends_with_results_path(tmp_path, repo_root)
     assert [r["task"] for r in rows] == ["classification", "ner", "single_tower", "dual_tower"]
     for row in rows:
         assert set(row) == {"task", "model", "train_examples", "minutes", "metric_name", "metric"}
-        assert isinstance(row["metric"], float) and 0 <= row["metric"] <= 1
+        # the table's metric is the task's own results.json test metric, and each run took the quick plan
+        results = json.loads((tmp_path / "demo" / row["task"] / "results.json").read_text())
+        assert row["metric"] == results["metric"] == results["test"][results["metric_name"]]
+        assert results["steps"] == results["plan"]["steps"] == recipes.get(row["task"], "quick").train["max_steps"]
     assert "| task | model |" in proc.stdout
     for task in ("classification", "ner", "single_tower", "dual_tower"):
         assert (tmp_path / "demo" / task / "curves.png").is_file()

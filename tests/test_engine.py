@@ -47,8 +47,11 @@ def test_classification_loss_goes_down_and_warmup_schedule(classification_run):
     assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
     assert all(a > b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # ... then decay linearly to 0
     assert lrs[-1] == pytest.approx(3e-3 / 45)
-    assert results["metric_name"] == "accuracy" and 0 <= results["metric"] <= 1
+    assert results["metric_name"] == "accuracy" and results["metric"] == results["test"]["accuracy"]
     assert {"accuracy", "macro_f1"} <= set(results["test"])
+    # the reported test accuracy is the saved best checkpoint's, scored again from disk
+    again = run_evaluate(str(out / "best"), "offline", "test", limit=SMALL["test"], engine="eager")
+    assert again["accuracy"] == pytest.approx(results["metric"]) and again["examples"] == SMALL["test"]
     for png in ("curves.png", "confusion.png"):
         assert (out / png).stat().st_size > 5000
 
@@ -220,9 +223,10 @@ def test_each_task_trains_on_local_files_in_the_course_formats(task, folder, rep
     config = TrainConfig(max_steps=2, batch_size=4, eval_every=1, progress=False)
     results = run_train(task, "tiny-bert", str(data), tmp_path, config, max_length=32)
     assert results["data"] == str(data) and results["train_examples"] >= 2
-    assert results["metric"] is not None
-    evaluated = run_evaluate(str(tmp_path / "best"), str(data), "dev")
-    assert evaluated["examples"] >= 2
+    # the test metric is the best checkpoint's on the fixture's test file, and evaluating it again agrees
+    evaluated = run_evaluate(str(tmp_path / "best"), str(data), "test", engine="eager")
+    assert evaluated["examples"] == results["test_examples"] >= 2
+    assert evaluated[results["metric_name"]] == pytest.approx(results["metric"])
 
 
 def test_visualdl_log_has_the_csv_scalars(tmp_path):

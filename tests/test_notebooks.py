@@ -72,6 +72,16 @@ def test_notebook_runs(path, quick_env, offline_data, encoder_dir):
     except nbclient.exceptions.CellExecutionError as err:
         pytest.fail(f"{path.name}: a cell failed\n{err}", pytrace=False)
     seconds = time.time() - started
+    # every figure the lesson commits (notebooks/figures/NN_*.png) was drawn again by this run (quick
+    # mode writes them under runs/notebooks/quick/figures), and the notebook shows figures inline
+    prefix = path.name[:2]
+    drawn = {p.name for p in (REPO_ROOT / "runs" / "notebooks" / "quick" / "figures").glob(f"{prefix}_*.png")
+             if p.stat().st_mtime >= started and p.stat().st_size > 5000}
+    committed = {p.name for p in (NOTEBOOK_DIR / "figures").glob(f"{prefix}_*.png")}
+    assert committed and committed <= drawn, sorted(committed - drawn)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 1
+    assert "快速模式" in "".join(o.get("text", "") for o in outputs)  # lu.start announced the quick mode
     log = REPO_ROOT / "runs" / "notebooks" / "quick" / "timings.json"
     log.parent.mkdir(parents=True, exist_ok=True)
     timings = json.loads(log.read_text()) if log.is_file() else {}
