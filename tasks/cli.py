@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import os
 import sys
 import time
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
 from tasks.config import ENGINES, TASK_NAMES, TASK_OPTIONS, RunConfig, TrainConfig, add_arguments, given
+from tasks.cpu import quiet_logs
+from tasks.io import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_HELP = ("eager (dygraph) | paddle-inference (oneDNN) | onnx (onnxruntime) | auto (default): the fastest "
                "exported engine that is installed, else eager")
 
@@ -121,34 +121,6 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
     base.add_argument("--data", default=RunConfig.data)
     base.add_argument("--max-length", type=int, default=RunConfig.max_length)
 
-    sw = sub.add_parser("sweep", help="train a task's candidate recipes, record dev/test/minutes in "
-                                      "benchmarks/recipes.json and .md")
-    sw.add_argument("--task", choices=TASK_NAMES, help="the task whose candidates to run")
-    sw.add_argument("--candidates", help="comma-separated candidate names (default: all of the task's)")
-    sw.add_argument("--runs", default=None, help="run folders (default runs/sweep)")
-    sw.add_argument("--force", action="store_true", help="train again even when a run folder has results")
-    sw.add_argument("--add", metavar="RUN_DIR", help="record a finished `train` run instead of training")
-    sw.add_argument("--name", help="with --add: the candidate name to record it under")
-
-    peers = sub.add_parser("bench-peers", help="wall time to a fixed dev accuracy: this engine vs PaddleNLP's "
-                                               "reference loop vs HF transformers + torch (JSON)")
-    peers.add_argument("--target", type=float, default=0.80, help="dev accuracy to reach (default 0.80)")
-    peers.add_argument("--minutes", type=float, default=15.0, help="give up on a peer after this much training")
-    peers.add_argument("--peers", default="engine,paddlenlp,hf-torch")
-    peers.add_argument("--out", default="benchmarks/peers.json")
-
-    step = sub.add_parser("bench-step", help="12-layer training step: tokens/s before/after the engine's CPU "
-                                             "savings, share of the measured fp32 GEMM peak, operator profile (JSON)")
-    step.add_argument("--model", default=RunConfig.model)
-    step.add_argument("--out", default="benchmarks/step-profile.json")
-
-    from tasks.bench import BenchSpec
-
-    bench = sub.add_parser("bench", help="training and inference throughput (eager vs exported), peak memory, "
-                                         "retrieval latency, as JSON")
-    add_arguments(bench, BenchSpec)
-    bench.add_argument("--out", default=None, help="JSON file (default runs/bench/<task>.json)")
-    bench.add_argument("--no-compare", action="store_true", help="skip the run with Paddle's default CPU settings")
     return parser
 
 
@@ -237,7 +209,8 @@ def train_settings(args):
 
 
 def cmd_prepare(args):
-    from tasks import build_data, offline_encoder
+    from tasks.data import build as build_data
+    from tasks.models import offline_encoder
 
     t = time.time()
     manifest = build_data.build_all(REPO_ROOT)
@@ -250,7 +223,7 @@ def cmd_prepare(args):
 
 
 def cmd_data(args):
-    from tasks import build_data
+    from tasks.data import build as build_data
 
     if args.action == "build":
         print(build_data.summary(build_data.build_all(REPO_ROOT, force=args.force)))
@@ -265,7 +238,8 @@ def cmd_data(args):
 
 
 def cmd_models(args):
-    from tasks import models, offline_encoder
+    from tasks import models
+    from tasks.models import offline_encoder
 
     if args.action == "list":
         print(f"{models.OFFLINE_ENCODER:24s} offline multilingual-e5-small (BERT, 12 layers, H384); @N for N layers")
@@ -336,7 +310,7 @@ def cmd_evaluate(args):
 
 def read_input_lines(name: str) -> tuple[list[str], str]:
     """Lines of a file or of stdin (-) as UTF-8; other bytes are an error naming the line."""
-    from tasks.datasets import read_lines
+    from tasks.data.datasets import read_lines
     from tasks.errors import DataError
 
     if name != "-":
@@ -401,63 +375,9 @@ def cmd_baseline(args):
     print(json.dumps(frozen_features_baseline(args.task, args.model, args.data, args.max_length), ensure_ascii=False))
 
 
-def cmd_sweep(args):
-    from tasks import sweep
-
-    if args.add:
-        row = sweep.add_run(Path(args.add), args.name)
-        print(json.dumps({k: row[k] for k in ("task", "candidate", "minutes", "dev", "test")}, ensure_ascii=False))
-    elif not args.task:
-        from tasks.errors import TaskError
-
-        raise TaskError("sweep: expected --task T (or --add RUN_DIR)")
-    else:
-        names = [n.strip() for n in args.candidates.split(",")] if args.candidates else None
-        sweep.run_sweep(args.task, names, Path(args.runs) if args.runs else None, args.force)
-    print(sweep.TABLE)
-
-
-def cmd_bench_peers(args):
-    from tasks.peers import run
-
-    result = run(Path(args.out), args.target, args.minutes, tuple(p.strip() for p in args.peers.split(",")))
-    print(json.dumps({k: v for k, v in result.items() if k.startswith("speedup")}))
-    print(args.out)
-
-
-def cmd_bench_step(args):
-    from tasks.step_profile import run
-
-    run(Path(args.out), args.model)
-    print(args.out)
-
-
-def cmd_bench(args):
-    from tasks.bench import run_bench
-
-    run_bench(args)
-
-
 COMMANDS = {"prepare": cmd_prepare, "data": cmd_data, "models": cmd_models, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "index": cmd_index,
-            "search": cmd_search, "demo": cmd_demo, "baseline": cmd_baseline, "bench-step": cmd_bench_step,
-            "bench-peers": cmd_bench_peers,
-            "sweep": cmd_sweep,
-            "bench": cmd_bench}
-
-
-def quiet_logs(verbose: bool):
-    """Our own log lines at INFO; Paddle's, PaddleNLP's and Python's warnings only with --verbose."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if verbose:
-        os.environ["COURSE_VERBOSE"] = "1"
-        return
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    from tasks.cpu import quiet_paddle
-
-    quiet_paddle()
+            "search": cmd_search, "demo": cmd_demo, "baseline": cmd_baseline}
 
 
 def main(argv=None) -> int:

@@ -69,3 +69,17 @@ def quiet_paddle() -> None:
     from paddlenlp.utils.log import logger
 
     logger.set_level("ERROR")
+
+
+def quiet_logs(verbose: bool):
+    """Our own log lines at INFO; Paddle's, PaddleNLP's and Python's warnings only with --verbose."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if verbose:
+        os.environ["COURSE_VERBOSE"] = "1"
+        return
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    quiet_paddle()

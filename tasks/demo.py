@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from tasks import recipes
-from tasks.io import write_json, write_text
+from tasks.io import REPO_ROOT, write_json, write_text
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLE_KEYS = ("task", "model", "train_examples", "minutes", "metric_name", "metric")
 
 
@@ -27,7 +26,8 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run_demo(out: Path | None = None, model: str | None = None, quick: bool = False) -> Path:
-    from tasks import build_data, offline_encoder
+    from tasks.data import build as build_data
+    from tasks.models import offline_encoder
 
     out = Path(out or REPO_ROOT / "runs" / time.strftime("demo-%Y%m%d-%H%M%S"))
     out.mkdir(parents=True, exist_ok=True)

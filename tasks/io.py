@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout: data/, runs/, benchmarks/
+
 
 def _umask() -> int:
     mask = os.umask(0o022)

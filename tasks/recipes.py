@@ -101,7 +101,7 @@ BUDGETS = tuple(RECIPES)
 DEFAULT_BUDGET = "readme"
 
 
-# The sweep (`python -m tasks sweep`, tasks/sweep.py): each budget's recipe, and the README recipe
+# The sweep (`python -m tasks sweep`, tasks/tools/sweep.py): each budget's recipe, and the README recipe
 # with one setting changed at a time.
 VARIANTS = {
     "k1": {"train": {"train_layers": 1}}, "k4": {"train": {"train_layers": 4}},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.datasets import read_lines
+from tasks.data.datasets import read_lines
 from tasks.engine.checkpoint import weights_fingerprint
 from tasks.errors import DataError, TaskError
 from tasks.io import atomic_dir

@@ -39,7 +39,7 @@ def build_lock(repo_root: Path):
 
 @pytest.fixture(scope="session")
 def offline_data(repo_root):
-    from tasks import build_data
+    from tasks.data import build as build_data
 
     with build_lock(repo_root):
         return build_data.build_all(repo_root)
@@ -47,7 +47,7 @@ def offline_data(repo_root):
 
 @pytest.fixture(scope="session")
 def encoder_dir(repo_root):
-    from tasks import offline_encoder
+    from tasks.models import offline_encoder
 
     with build_lock(repo_root):
         return offline_encoder.ensure_built(repo_root)

@@ -69,7 +69,7 @@ def test_case04_data_that_is_a_file(tmp_path, repo_root, capsys):
 
 
 def test_case05_conll_line_with_three_fields(tmp_path):
-    from tasks.datasets import DataError, read_conll
+    from tasks.data.datasets import DataError, read_conll
 
     path = tmp_path / "train.txt"
     path.write_text("张 O O\n三\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Offline datasets (tasks/build_data.py) and loaders (tasks/datasets.py)."""
+"""Offline datasets (tasks/data/build.py) and loaders (tasks/data/datasets.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks import build_data, datasets, hub
-from tasks.build_data import build_all, summary, verify
-from tasks.datasets import DataError, OfflineError, Repairs, label_list, load_examples
+from tasks.data import build as build_data, datasets
+from tasks.models import hub
+from tasks.data.build import build_all, summary, verify
+from tasks.data.datasets import DataError, OfflineError, Repairs, label_list, load_examples
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -320,7 +321,7 @@ def test_missing_and_empty_files(tmp_path):
 
 def test_repairs_are_counted_and_reported_once(tmp_path, caplog):
     path = _write(tmp_path / "r.txt", "在 O\n京 I-LOC\n城 I-LOC\n\n张 I-PER\n\n李 B-PER\n京 I-LOC\n")
-    with caplog.at_level(logging.WARNING, logger="tasks.datasets"):
+    with caplog.at_level(logging.WARNING, logger="tasks.data.datasets"):
         examples = datasets.read_conll(path)
     assert [ex["labels"] for ex in examples] == [["O", "B-LOC", "I-LOC"], ["B-PER"], ["B-PER", "B-LOC"]]
     lines = [r.getMessage() for r in caplog.records]
@@ -329,7 +330,7 @@ def test_repairs_are_counted_and_reported_once(tmp_path, caplog):
     tsv = _write(tmp_path / "d.tsv", "label\ttext_a\n1\t好\n\n1\t好\n0\t差\n1\t好\n")
     caplog.clear()
     repairs = Repairs()
-    with caplog.at_level(logging.WARNING, logger="tasks.datasets"):
+    with caplog.at_level(logging.WARNING, logger="tasks.data.datasets"):
         rows = datasets.read_classification(tsv, repairs=repairs, dedup=True)
     assert rows == [{"text": "好", "label": "1"}, {"text": "差", "label": "0"}]
     assert repairs.as_dict() == {"blank lines skipped": {"count": 1, "first": f"{tsv}:3"},

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tasks import cpu, recipes
-from tasks.bench import measure
+from tasks.tools.bench import measure
 
 pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
 

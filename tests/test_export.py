@@ -84,7 +84,7 @@ def test_exported_engines_agree_with_eager(trained, task):
     examples = __import__("tasks.engine.runner", fromlist=["load_split"]).load_split(
         type(task_obj), "offline", "test", 32)
     features = task_obj.encode_all(examples)
-    from tasks.bench import inference_batches
+    from tasks.tools.bench import inference_batches
 
     batches = inference_batches(task_obj, features)
     reference = [inference.EagerRunner(model)(b) for b in batches]
@@ -230,7 +230,7 @@ def test_train_help_shows_the_task_recipes_values_and_other_tasks_options_are_er
 def test_no_task_name_branches_in_the_shared_commands(repo_root):
     """bench, predict, evaluate and export never ask which task they have."""
     names = set(TASKS)
-    for module in ("tasks/bench.py", "tasks/engine/runner.py", "tasks/engine/inference.py", "tasks/cli.py"):
+    for module in ("tasks/tools/bench.py", "tasks/engine/runner.py", "tasks/engine/inference.py", "tasks/cli.py"):
         tree = ast.parse((repo_root / module).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Compare, ast.If, ast.IfExp)):
@@ -239,7 +239,9 @@ def test_no_task_name_branches_in_the_shared_commands(repo_root):
 
 
 def test_every_user_error_shares_one_base():
-    from tasks import datasets, models, offline_encoder
+    from tasks import models
+    from tasks.data import datasets
+    from tasks.models import offline_encoder
 
     for error in (TaskError, DataError, datasets.OfflineError, models.ModelError, offline_encoder.SourceError):
         assert issubclass(error, CourseError)

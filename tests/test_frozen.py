@@ -21,7 +21,7 @@ def build(task_name, data="offline", options=None):
     examples = load_split(cls, data, "dev", 24)
     labels = sorted({e["label"] for e in examples}) if cls.data_kind != "ner" else None
     if labels is None:
-        from tasks import datasets
+        from tasks.data import datasets
 
         labels = datasets.label_list("ner", examples)
     task = cls("tiny-bert", labels, 64, options)

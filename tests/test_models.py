@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from tasks import hub, models
+from tasks import models
+from tasks.models import hub
 from tasks.models import ModelError
 
 

@@ -3,7 +3,7 @@ every character is held by exactly one piece (the one its text starts in), in or
 inside that piece, so no entity boundary is lost to a piece that spans it."""
 import unicodedata
 
-from tasks import datasets
+from tasks.data import datasets
 from tasks.engine.runner import load_split, task_class
 from tasks.ner import NerTask, _hold_every_word
 

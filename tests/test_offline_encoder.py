@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks import offline_encoder as oe
+from tasks.models import offline_encoder as oe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

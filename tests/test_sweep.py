@@ -2,7 +2,8 @@
 logistic regression on the frozen encoder's features."""
 import json
 
-from tasks import recipes, sweep
+from tasks import recipes
+from tasks.tools import sweep
 from tasks.config import TrainConfig
 from tasks.engine.runner import run_train
 
@@ -42,4 +43,4 @@ def test_baseline_fits_on_frozen_features(tmp_path):
     assert result["C"] in C_GRID and result["train_examples"] == 96
     # C is the grid value with the best dev accuracy, and the test accuracy is a count of the 32 test rows
     assert result["dev_accuracy"] == max(result["dev_by_C"].values()) == result["dev_by_C"][str(result["C"])]
-    assert round(result["test_accuracy"] * 32, 6) == int(round(result["test_accuracy"] * 32))
+    assert abs(result["test_accuracy"] * 32 - round(result["test_accuracy"] * 32)) < 0.01  # (rounded to 4 digits)

@@ -348,7 +348,7 @@ lu.table(rows).T
 # 一个句子太短，看不出比例。在几百条评论上统计：被选中的比例应当接近 15%，被选中的里面 80 / 10 / 10。
 
 # %%
-from tasks.datasets import load_examples
+from tasks.data.datasets import load_examples
 
 texts = [ex["text"] for ex in load_examples("classification", "offline", "train")[: lu.pick(400, 40)]]
 paddle.seed(0)

@@ -24,7 +24,7 @@ import collections
 import dataclasses
 import numpy as np
 import matplotlib.pyplot as plt
-from tasks.datasets import load_examples
+from tasks.data.datasets import load_examples
 from tasks.engine import plots
 from tasks import recipes
 from tasks.engine.runner import load_checkpoint, load_split

@@ -25,7 +25,7 @@ L = lu.start("04")
 import collections
 import numpy as np
 import matplotlib.pyplot as plt
-from tasks.datasets import NER_LABELS, is_valid_bio, load_examples
+from tasks.data.datasets import NER_LABELS, is_valid_bio, load_examples
 from tasks.engine.metrics import chunk_scores, entities
 from tasks import recipes
 from tasks.engine.runner import load_checkpoint, load_split, task_class

@@ -23,7 +23,7 @@ L = lu.start("05")
 import time
 import numpy as np
 import matplotlib.pyplot as plt
-from tasks.datasets import load_examples
+from tasks.data.datasets import load_examples
 from tasks import recipes
 from tasks.engine.runner import load_checkpoint, load_split, task_class
 

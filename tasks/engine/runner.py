@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import paddle
 
-from tasks import datasets
+from tasks.data import datasets
 from tasks.config import TrainConfig
 from tasks.engine import checkpoint, distributed, inference, plots
 from tasks.engine.callbacks import LOG_FILE

@@ -1,8 +1,9 @@
-"""Recipes from measurements: `python -m tasks sweep`.
+"""Recipes from measurements: `python -m tasks.tools sweep`.
 
 Trains the candidate settings of a task (tasks/recipes.py ``CANDIDATES``) on the offline data,
 one run after another, and records each run's dev and test metric and wall time in
-``benchmarks/recipes.json``; ``benchmarks/recipes.md`` is regenerated from it, with the best dev
+``runs/sweep/recipes.json``; ``runs/sweep/recipes.md`` is regenerated from it (copy them into
+benchmarks/ to publish them), with the best dev
 metric per time budget marked. Runs already recorded on this machine with the same settings are
 skipped, so an interrupted sweep continues where it stopped. ``--add RUN_DIR`` records a run
 made with `train` (its results.json).
@@ -17,14 +18,11 @@ from pathlib import Path
 
 from tasks import recipes
 from tasks.errors import TaskError
-from tasks.io import write_json, write_text
+from tasks.io import REPO_ROOT, write_json, write_text
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RECORD = REPO_ROOT / "benchmarks" / "recipes.json"
-TABLE = REPO_ROOT / "benchmarks" / "recipes.md"
-# budget -> the most minutes a run may take (per task; NER's README budget is 30)
-BUDGET_MINUTES = {"demo": 4.0, "readme": 20.0, "full": None}
-NER_README_MINUTES = 30.0
+RECORD = REPO_ROOT / "runs" / "sweep" / "recipes.json"  # copy into benchmarks/ what is worth keeping
+TABLE = REPO_ROOT / "runs" / "sweep" / "recipes.md"
+BUDGETS = ("demo", "readme", "full")
 
 
 def machine() -> str:
@@ -72,23 +70,22 @@ def add(rows: list[dict], row: dict) -> list[dict]:
 
 
 def limit_of(task: str, budget: str) -> float | None:
-    if budget == "readme" and task == "ner":
-        return NER_README_MINUTES
-    return BUDGET_MINUTES[budget]
+    """The most minutes a run may take to count for a budget: its recipe's --budget-minutes (None: no limit)."""
+    return recipes.get(task, budget).train.get("budget_minutes") or None
 
 
 def table(rows: list[dict]) -> str:
     lines = ["# Recipe sweep", "",
-             "Written by `python -m tasks sweep` (tasks/sweep.py) from benchmarks/recipes.json: every run's settings,",
-             "its best dev metric (which chose the recipe), its test metric and wall time. Per task and budget",
-             f"({', '.join(f'{b} <= {m} min' if m else b for b, m in BUDGET_MINUTES.items())}; NER's README budget "
-             f"{NER_README_MINUTES:g} min), **bold** marks the best dev metric among the runs that fit.", ""]
+             "Written by `python -m tasks.tools sweep` (tasks/tools/sweep.py) from its recipes.json: every run's "
+             "settings,", "its best dev metric (which chose the recipe), its test metric and wall time. Per task and "
+             "budget (the recipe's", "--budget-minutes, none for the demo and full recipes), **bold** marks the best "
+             "dev metric among the runs that fit.", ""]
     for task in recipes.TASK_NAMES:
         task_rows = sorted((r for r in rows if r["task"] == task), key=lambda r: r["minutes"])
         if not task_rows:
             continue
         best = {}
-        for budget in BUDGET_MINUTES:
+        for budget in BUDGETS:
             fits = [r for r in task_rows if limit_of(task, budget) is None or r["minutes"] <= limit_of(task, budget)]
             if fits:
                 best[budget] = max(fits, key=lambda r: r["dev"] or 0)["key"]

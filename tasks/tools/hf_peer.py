@@ -1,8 +1,8 @@
-"""The Hugging Face transformers + PyTorch peer of `python -m tasks bench-peers` (tasks/peers.py).
+"""The Hugging Face transformers + PyTorch peer of `python -m tasks bench-peers` (tasks/tools/peers.py).
 
 Runs with the bench virtualenv's Python (requirements-bench.txt); imports neither paddle nor the
 package. Arguments: FOLDER TARGET MINUTES BATCH LR EVAL_EVERY; FOLDER holds data.npz (token ids),
-hf_weights.npz and config.json written by tasks.peers.prepare. Prints one JSON line.
+hf_weights.npz and config.json written by tasks.tools.peers.prepare. Prints one JSON line.
 """
 import json
 import sys

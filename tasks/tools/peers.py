@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tasks.io import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 DEV_SUBSET = 600
 MAX_LENGTH = 128
@@ -214,10 +214,10 @@ def run_peer(name: str, folder: Path, target: float, minutes: float) -> dict:
         if not BENCH_PYTHON.is_file():
             return {"skipped": f"{BENCH_PYTHON} missing: python -m venv .venv-bench && "
                                ".venv-bench/bin/pip install -r requirements-bench.txt"}
-        command = [str(BENCH_PYTHON), str(REPO_ROOT / "tasks" / "hf_peer.py"), str(folder), str(target), str(minutes),
+        command = [str(BENCH_PYTHON), str(REPO_ROOT / "tasks" / "tools" / "hf_peer.py"), str(folder), str(target), str(minutes),
                    str(BATCH), str(LR), str(EVAL_EVERY)]
     else:
-        command = [sys.executable, "-m", "tasks.peers", name, str(folder), str(target), str(minutes)]
+        command = [sys.executable, "-m", "tasks.tools.peers", name, str(folder), str(target), str(minutes)]
     started = time.time()
     proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=os.environ.copy())
     if proc.returncode != 0:
@@ -257,7 +257,7 @@ def run(out: Path, target: float = 0.80, minutes: float = 15.0, peers=("engine",
 
 if __name__ == "__main__":  # one peer, in its own process
     name, folder, target, minutes = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-    from tasks.cli import quiet_logs
+    from tasks.cpu import quiet_logs
 
     quiet_logs(False)
     runner = {"paddlenlp": run_paddlenlp_reference, "engine": run_engine}[name]

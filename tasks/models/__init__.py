@@ -19,9 +19,9 @@ from pathlib import Path
 
 import tasks  # noqa: F401  (CPU settings before paddle)
 from tasks.errors import ModelError  # noqa: F401  (re-exported)
-from tasks.hub import hosts_reachable, paddlenlp_home
+from tasks.models.hub import hosts_reachable, paddlenlp_home
+from tasks.io import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_ENCODER = "e5-small-zh"
 TINY_MODELS = {
     # Small enough to train in seconds in tests; vocabulary of the offline encoder.
@@ -70,7 +70,7 @@ def _is_cached(name: str) -> bool:
 def resolve(name: str) -> ModelSource:
     base, layers = split_layers(name)
     if base == OFFLINE_ENCODER:
-        from tasks import offline_encoder
+        from tasks.models import offline_encoder
 
         return ModelSource(base, "offline", str(offline_encoder.default_dir(REPO_ROOT)), "bert", layers)
     if base in TINY_MODELS:
@@ -106,7 +106,7 @@ def load_tokenizer(name: str):
     source = resolve(name)
     location = source.location
     if source.kind in ("offline", "tiny"):  # tiny models share the offline encoder's vocabulary
-        from tasks import offline_encoder
+        from tasks.models import offline_encoder
 
         location = str(offline_encoder.ensure_built(REPO_ROOT))
     from paddlenlp.transformers import AutoTokenizer
@@ -149,7 +149,7 @@ def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
         return _tiny_model(source, head, num_labels)
     location = source.location
     if source.kind == "offline":
-        from tasks import offline_encoder
+        from tasks.models import offline_encoder
 
         location = str(offline_encoder.ensure_built(REPO_ROOT))
     kwargs = {}
