@@ -64,7 +64,7 @@ case "$cmd" in
     set -e
     skipped=$(awk '/^SKIPPED \[[0-9]+\].*bubblewrap/ { gsub(/[^0-9]/, "", $2); n += $2 } END { print n + 0 }' "$log")
     rm -f "$log"
-    if [ "$skipped" != 0 ]; then
+    if [ "$skipped" != 0 ] && ! command -v bwrap >/dev/null 2>&1; then
       echo "run.sh: $skipped homework isolation tests were skipped: no usable bubblewrap on this machine" >&2
     fi
     exit "$rc"

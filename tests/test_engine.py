@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tasks.cli import main as cli
-from tasks.engine.runner import load_checkpoint, run_evaluate, run_predict, run_train
+from tasks.engine.runner import load_checkpoint, load_split, run_evaluate, run_predict, run_train
 from tasks.errors import TaskError
 from tasks.io import existing_dir
 from tasks.engine.trainer import TrainConfig
@@ -50,8 +50,9 @@ def test_classification_loss_goes_down_and_warmup_schedule(classification_run):
     assert results["metric_name"] == "accuracy" and results["metric"] == results["test"]["accuracy"]
     assert {"accuracy", "macro_f1"} <= set(results["test"])
     # the reported test accuracy is the saved best checkpoint's, scored again from disk
-    again = run_evaluate(str(out / "best"), "offline", "test", limit=SMALL["test"], engine="eager")
-    assert again["accuracy"] == pytest.approx(results["metric"]) and again["examples"] == SMALL["test"]
+    task, model = load_checkpoint(out / "best")
+    test = task.encode_all(load_split(type(task), "offline", "test", SMALL["test"], seed=42))  # the run's subset
+    assert task.evaluate(model, test)["accuracy"] == pytest.approx(results["metric"])
     for png in ("curves.png", "confusion.png"):
         assert (out / png).stat().st_size > 5000
 
@@ -107,7 +108,11 @@ def test_dual_tower_threshold_from_dev_and_retrieval(tmp_path):
     assert float(model.scorer.threshold) == pytest.approx(test["threshold"])
     assert test["threshold"] == pytest.approx(results["dev"]["threshold_tuned_here"])
     scored = run_predict(str(tmp_path / "best"), ["今天天气很好\t今天天气不错"])
-    assert -1 <= scored[0]["score"] <= 1
+    # the score is the cosine of the two texts' embeddings, the label that cosine against the saved threshold
+    task, _ = load_checkpoint(tmp_path / "best")
+    u, v = task.embed_texts(model, ["今天天气很好", "今天天气不错"])
+    assert scored[0]["score"] == pytest.approx(float(u @ v), abs=1e-4)
+    assert (scored[0]["label"] == task.labels[task.positive]) == (float(u @ v) >= test["threshold"])
 
 
 def test_single_tower_trains(tmp_path):
@@ -115,7 +120,16 @@ def test_single_tower_trains(tmp_path):
     results = run_train("single_tower", "tiny-ernie", "offline", tmp_path, config, max_length=64, limits=SMALL)
     assert results["metric_name"] == "accuracy" and results["train_examples"] == SMALL["train"]
     out = run_predict(str(tmp_path / "best"), ["房间很大\t服务很好"])
-    assert out[0]["label"] in ("0", "1")
+    # the score is the model's match probability for [CLS] a [SEP] b [SEP], the label its argmax
+    import paddle
+    import paddle.nn.functional as F
+
+    task, model = load_checkpoint(tmp_path / "best")
+    feature = task.encode({"text_a": "房间很大", "text_b": "服务很好"}, with_label=False)
+    probs = F.softmax(model(paddle.to_tensor([feature["input_ids"]]), paddle.to_tensor([feature["token_type_ids"]])))
+    match = float(probs[0, task.positive])
+    assert out[0]["score"] == pytest.approx(match, abs=1e-4)
+    assert out[0]["label"] == task.labels[int(probs.argmax(-1)[0])]
 
 
 # --- bad input -------------------------------------------------------------
