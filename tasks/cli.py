@@ -115,6 +115,13 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--model", default=None, help="override the model of every task")
     demo.add_argument("--quick", action="store_true", help="tiny settings, for smoke tests (a minute)")
 
+    exp = sub.add_parser("experiment", help="the course's claims as experiments (tables, figures under "
+                                            "runs/experiments/); --list names them")
+    exp.add_argument("name", nargs="?", help="the experiment to run")
+    exp.add_argument("--list", action="store_true", help="name the experiments and what each shows")
+    exp.add_argument("--quick", action="store_true", help="tiny model and data: checks that it runs (a minute)")
+    exp.add_argument("--out", help="folder (default runs/experiments/NAME)")
+
     base = sub.add_parser("baseline", help="what fine-tuning must beat: frozen encoder features + logistic regression")
     base.add_argument("--task", choices=("classification", "single_tower"), default="classification")
     base.add_argument("--model", default=RunConfig.model)
@@ -369,6 +376,18 @@ def cmd_demo(args):
     run_demo(Path(args.out) if args.out else None, model=args.model, quick=args.quick)
 
 
+def cmd_experiment(args):
+    from tasks import experiments
+    from tasks.errors import TaskError
+
+    if args.list or not args.name:
+        if not args.list:
+            raise TaskError("experiment: expected a NAME (python -m tasks experiment --list)")
+        print(experiments.describe())
+        return
+    print(experiments.run_experiment(args.name, args.quick, Path(args.out) if args.out else None))
+
+
 def cmd_baseline(args):
     from tasks.baselines import frozen_features_baseline
 
@@ -377,7 +396,8 @@ def cmd_baseline(args):
 
 COMMANDS = {"prepare": cmd_prepare, "data": cmd_data, "models": cmd_models, "train": cmd_train,
             "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "index": cmd_index,
-            "search": cmd_search, "demo": cmd_demo, "baseline": cmd_baseline}
+            "search": cmd_search, "demo": cmd_demo, "baseline": cmd_baseline,
+            "experiment": cmd_experiment}
 
 
 def main(argv=None) -> int:

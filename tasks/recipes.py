@@ -10,7 +10,7 @@ their settings from.
 All but ``quick`` use the pretrained 12-layer encoder, cut where linear probes of its
 layers score best for the task when that helps (``e5-small-zh@10`` for sentiment, ``@8`` for NER),
 and train its top ``train_layers`` over the cached frozen prefix (tasks/engine/frozen.py).
-`python -m tasks sweep` trains the candidates around each README recipe and records the
+`python -m tasks.tools sweep` trains the candidates around each README recipe and records the
 measurements in benchmarks/recipes.md.
 """
 from __future__ import annotations
@@ -101,7 +101,7 @@ BUDGETS = tuple(RECIPES)
 DEFAULT_BUDGET = "readme"
 
 
-# The sweep (`python -m tasks sweep`, tasks/tools/sweep.py): each budget's recipe, and the README recipe
+# The sweep (`python -m tasks.tools sweep`, tasks/tools/sweep.py): each budget's recipe, and the README recipe
 # with one setting changed at a time.
 VARIANTS = {
     "k1": {"train": {"train_layers": 1}}, "k4": {"train": {"train_layers": 4}},

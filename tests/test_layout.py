@@ -81,7 +81,7 @@ def test_the_students_cli_has_no_maintainers_commands():
     from tasks.tools.__main__ import COMMANDS as TOOLS
 
     assert set(COMMANDS) == {"prepare", "data", "models", "train", "evaluate", "predict", "export", "index",
-                             "search", "demo", "baseline"}
+                             "search", "demo", "baseline", "experiment"}
     assert set(TOOLS) == {"bench", "bench-peers", "bench-step", "sweep"}
 
 

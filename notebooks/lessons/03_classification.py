@@ -31,8 +31,6 @@ from tasks.engine.runner import load_checkpoint, load_split
 
 # 训练设置来自课程包的配方（tasks/recipes.py，和 demo 用同一处）；快速模式：随机初始化的小模型，只为检查流程
 RECIPE = recipes.get("classification", lu.pick("demo", "quick"))
-# 本课关掉 demo 的时间预算（budget_minutes）：预算若在中途砍掉步数，学习率计划会重排，第 4 节的两条曲线就不再重合
-RECIPE = dataclasses.replace(RECIPE, train=RECIPE.train | {"budget_minutes": 0.0})
 MODEL, LIMITS, MAX_LENGTH = RECIPE.model, RECIPE.limits, RECIPE.max_length
 config = RECIPE.train_config()  # train_layers=2：只训练最上面 2 层，下面各层的输出每条评论只算一次
 LABEL_NAMES = {"0": "负面", "1": "正面"}

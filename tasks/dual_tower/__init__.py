@@ -32,15 +32,10 @@ class DualTowerTask(Task):
         self.positive = self.label_to_id[positive_label(self.labels)]
 
     def encode(self, example, with_label=True):
-        feature = {"a_ids": self.tokenize(example["text_a"])["input_ids"],
-                   "b_ids": self.tokenize(example["text_b"])["input_ids"],
-                   "example": example}  # evaluation embeds the distinct texts itself
-        if with_label:
-            feature["label"] = self.label_id(example)
-        return feature
+        return self.encode_pair_apart(example, with_label) | {"example": example}  # evaluation embeds each text
 
     def collate_fn(self):
-        return pad_collator({"a_ids": self.pad_id, "b_ids": self.pad_id})
+        return self.pair_apart_collator()
 
     def build_model(self, encoder_name):
         return DualTower(self.load_encoder(encoder_name), self.pad_id, len(self.labels))

@@ -27,7 +27,7 @@ EXPORT_DIR = "inference"
 EXPORT_FILE = "export.json"
 STATIC_PREFIX = "model"
 ONNX_FILE = "model.onnx"
-# Fastest first, as measured by `python -m tasks bench` (benchmarks/bench-*.json).
+# Fastest first, as measured by `python -m tasks.tools bench` (benchmarks/bench-*.json).
 AUTO_ORDER = ("paddle-inference", "onnx")
 
 

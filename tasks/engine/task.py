@@ -118,6 +118,18 @@ class Task:
         types = enc.get("token_type_ids") or [0] * len(ids)
         return {"input_ids": list(ids), "token_type_ids": list(types)}
 
+    def encode_pair_apart(self, example: dict, with_label: bool = True) -> dict:
+        """A text pair with each text tokenised alone (``a_ids``, ``b_ids``, max_length tokens each): the
+        input of models that encode the two texts apart (dual tower, late-join cross-encoder)."""
+        feature = {"a_ids": self.tokenize(example["text_a"])["input_ids"],
+                   "b_ids": self.tokenize(example["text_b"])["input_ids"]}
+        if with_label:
+            feature["label"] = self.label_id(example)
+        return feature
+
+    def pair_apart_collator(self):
+        return pad_collator({"a_ids": self.pad_id, "b_ids": self.pad_id})
+
     def encode_all(self, examples: list[dict], with_label: bool = True, what: str = "examples") -> list[dict]:
         self.truncated = 0
         features = []

@@ -11,7 +11,6 @@ that ranks its own partner first (the in-batch negatives a dual tower trains wit
 """
 from tasks.classification import ClassificationTask
 from tasks.config import SingleTowerOptions
-from tasks.engine.batching import pad_collator
 from tasks.engine.losses import LateJoinRankingLoss
 from tasks.engine.modeling import LateJoinCrossEncoder
 from tasks.errors import TaskError
@@ -77,14 +76,10 @@ class LateJoinSingleTowerTask(SingleTowerTask):
                             f"(--pooling pair); got --pooling {self.options.pooling}")
 
     def encode(self, example, with_label=True):
-        feature = {"a_ids": self.tokenize(example["text_a"])["input_ids"],
-                   "b_ids": self.tokenize(example["text_b"])["input_ids"]}
-        if with_label:
-            feature["label"] = self.label_id(example)
-        return feature
+        return self.encode_pair_apart(example, with_label)
 
     def collate_fn(self):
-        return pad_collator({"a_ids": self.pad_id, "b_ids": self.pad_id})
+        return self.pair_apart_collator()
 
     def build_model(self, encoder_name):
         return LateJoinCrossEncoder(self.load_encoder(encoder_name), self.pad_id, len(self.labels),

@@ -1,7 +1,7 @@
 """Benchmark: training and inference throughput, eager vs exported engines, peak memory,
 agreement of the engines' outputs, and (dual tower) retrieval latency.
 
-`python -m tasks bench` runs the measurement in fresh processes, once with Paddle's default CPU
+`python -m tasks.tools bench` runs the measurement in fresh processes, once with Paddle's default CPU
 settings and once with the package's tuned ones (they must be set before paddle is imported), and
 writes both side by side as JSON. Nothing here asks which task it measures: every task's model is
 trained with the trainer's own ``train_step`` over its frozen prefix, as the task's recipe says

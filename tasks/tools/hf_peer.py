@@ -1,4 +1,4 @@
-"""The Hugging Face transformers + PyTorch peer of `python -m tasks bench-peers` (tasks/tools/peers.py).
+"""The Hugging Face transformers + PyTorch peer of `python -m tasks.tools bench-peers` (tasks/tools/peers.py).
 
 Runs with the bench virtualenv's Python (requirements-bench.txt); imports neither paddle nor the
 package. Arguments: FOLDER TARGET MINUTES BATCH LR EVAL_EVERY; FOLDER holds data.npz (token ids),

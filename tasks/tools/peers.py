@@ -1,4 +1,4 @@
-"""This engine against its peers, same model, same data, same run: `python -m tasks bench-peers`.
+"""This engine against its peers, same model, same data, same run: `python -m tasks.tools bench-peers`.
 
 Three ways to fine-tune the offline encoder (the 12-layer e5-small-zh as a BERT) for sentiment
 classification on the offline data, each in a fresh process, one after another:
@@ -203,7 +203,7 @@ def run_engine(folder: Path, target: float, minutes: float) -> dict:
     result = clock.result()
     steps = results["steps"]
     result["tokens_per_s"] = None  # the engine trains 2 of 12 layers: its token rate is not comparable
-    result["note"] = (f"{steps} steps, frozen bottom computed once (included in the time); "
+    result["note"] = (f"{steps} steps, frozen prefix computed once (included in the time); "
                       f"test accuracy {results['metric']:.4f}")
     return result
 

@@ -1,4 +1,4 @@
-"""Where a training step's CPU time goes: `python -m tasks bench-step`.
+"""Where a training step's CPU time goes: `python -m tasks.tools bench-step`.
 
 Times full fine-tuning steps of the whole 12-layer encoder (classification head, batch 32) at
 sequence lengths 64 and 128, in two settings:

@@ -1,0 +1,75 @@
+"""The course's claims as experiments a student runs: `python -m tasks experiment NAME [--quick]`.
+
+Each experiment trains what it compares with the package's own engine, at equal steps and over
+several seeds (the spread is part of the result), and writes under ``runs/experiments/NAME/``
+(``NAME-quick`` in quick mode): ``results.json`` (every run and the summary), ``results.md`` (the
+table) and ``figure.png`` (Chinese labels). Quick mode runs the same code on the tiny random model
+and a few examples, to check that it runs (CI); its numbers mean nothing.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import time
+from pathlib import Path
+
+from tasks.errors import TaskError
+from tasks.io import REPO_ROOT, write_json, write_text
+
+EXPERIMENTS = {  # name -> (module, what it shows)
+    "crf_softmax": ("tasks.experiments.crf_softmax",
+                    "序列标注：CRF 与逐字 softmax 输出层，步数相同，多个种子（F1、非法序列、转移矩阵）"),
+    "warmup": ("tasks.experiments.warmup",
+               "学习率预热：只改 warmup（0 与 10%），在配方学习率和一个偏大的学习率下，多个种子（损失曲线、最终准确率）"),
+}
+
+
+def names() -> list[str]:
+    return list(EXPERIMENTS)
+
+
+def describe() -> str:
+    return "\n".join(f"{name:14s} {what}" for name, (_, what) in EXPERIMENTS.items())
+
+
+def spread(values: list[float]) -> dict:
+    """Mean, sample standard deviation, min and max of a metric over seeds."""
+    values = [float(v) for v in values]
+    return {"mean": round(statistics.fmean(values), 4),
+            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+            "min": round(min(values), 4), "max": round(max(values), 4), "n": len(values)}
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+                                       for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def run_experiment(name: str, quick: bool = False, out: Path | None = None) -> Path:
+    """Run an experiment; its results.json path."""
+    if name not in EXPERIMENTS:
+        raise TaskError(f"experiment {name!r}: expected one of {', '.join(EXPERIMENTS)} "
+                        "(python -m tasks experiment --list)")
+    module = importlib.import_module(EXPERIMENTS[name][0])
+    out = Path(out or REPO_ROOT / "runs" / "experiments" / (f"{name}-quick" if quick else name))
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    result = module.run(quick, out)
+    result |= {"experiment": name, "mode": "quick" if quick else "default",
+               "minutes": round((time.time() - started) / 60, 2)}
+    write_json(out / "results.json", result)
+    write_text(out / "results.md", f"# {EXPERIMENTS[name][1]}\n\n{result['table']}\n\n{result['conclusion']}\n\n"
+                                   f"({result['mode']} mode, {result['minutes']} min)\n")
+    print(result["table"])
+    print(result["conclusion"])
+    print(f"{result['minutes']} min; figure: {out / 'figure.png'}")
+    return out / "results.json"
+
+
+def read_results(name: str, quick: bool = False) -> dict:
+    path = REPO_ROOT / "runs" / "experiments" / (f"{name}-quick" if quick else name) / "results.json"
+    return json.loads(path.read_text(encoding="utf-8"))

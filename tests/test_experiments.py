@@ -1,0 +1,62 @@
+"""`python -m tasks experiment`: each experiment runs in quick mode, compares at equal steps over
+several seeds, and writes its table, figure and results."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tasks import experiments
+
+pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
+
+
+def test_list_names_the_experiments(repo_root):
+    proc = subprocess.run([sys.executable, "-m", "tasks", "experiment", "--list"], cwd=repo_root,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [line.split()[0] for line in proc.stdout.strip().splitlines()] == experiments.names()
+    proc = subprocess.run([sys.executable, "-m", "tasks", "experiment", "no-such"], cwd=repo_root,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "expected one of crf_softmax" in proc.stderr
+
+
+def read(out):
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert (out / "figure.png").stat().st_size > 10_000
+    assert result["table"] in (out / "results.md").read_text(encoding="utf-8")
+    return result
+
+
+def test_crf_softmax_trains_both_heads_for_the_same_steps_on_every_seed(tmp_path):
+    out = experiments.run_experiment("crf_softmax", quick=True, out=tmp_path)
+    result = read(out.parent)
+    rows = result["rows"]
+    assert [(r["head"], r["seed"]) for r in rows] == [(h, s) for s in result["seeds"] for h in ("softmax", "CRF")]
+    assert len(result["seeds"]) >= 2 and len({r["steps"] for r in rows}) == 1
+    f1 = [r["f1"] for r in rows if r["head"] == "CRF"]
+    assert result["summary"]["CRF"]["f1"]["mean"] == pytest.approx(sum(f1) / len(f1), abs=1e-4)
+    assert result["summary"]["transitions"]["mean_illegal"] == pytest.approx(
+        json.loads((tmp_path / "runs" / f"CRF-seed{result['seeds'][0]}" / "results.json").read_text())
+        ["crf_transitions"]["mean_illegal"])
+    assert f"{result['summary']['crf_minus_softmax_f1']['mean']:+.4f}" in result["conclusion"]
+
+
+def test_warmup_changes_only_the_warmup(tmp_path):
+    out = experiments.run_experiment("warmup", quick=True, out=tmp_path)
+    result = read(out.parent)
+    rows = result["rows"]
+    assert len(rows) == 2 * 2 * len(result["seeds"]) and len({r["steps"] for r in rows}) == 1
+    for row in rows:
+        folder = tmp_path / "runs" / f"lr{row['learning_rate']:g}-warmup{row['warmup']:g}-seed{row['seed']}"
+        with (folder / "log.csv").open() as f:
+            lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+        config = json.loads((folder / "results.json").read_text())["config"]
+        assert config["warmup"] == row["warmup"] and config["learning_rate"] == row["learning_rate"]
+        if row["warmup"] == 0:
+            assert lrs[0] == pytest.approx(row["learning_rate"])  # the peak rate from the first step
+        else:
+            assert lrs[0] == 0.0 and max(lrs) == pytest.approx(row["learning_rate"])  # warms up from 0
+    rates = {r["learning_rate"] for r in rows}
+    assert max(rates) == pytest.approx(10 * min(rates))
