@@ -21,7 +21,10 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 
 def frozen_features_baseline(task_name: str = "classification", model_name: str = "e5-small-zh",
                              data: str = "offline", max_length: int = 128, limits: dict | None = None,
-                             progress: bool = True, cache_dir: str | None = TrainConfig.cache_dir) -> dict:
+                             progress: bool = True, cache_dir: str | None = TrainConfig.cache_dir,
+                             seed: int = TrainConfig.seed) -> dict:
+    """``limits``: fixed random subsets per split, drawn with ``seed`` as `train` draws them (so a
+    baseline and a training run with the same limits and seed see the same examples)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -31,7 +34,7 @@ def frozen_features_baseline(task_name: str = "classification", model_name: str 
         raise TaskError(f"baseline --task {task_name}: expected classification or single_tower "
                         "(one text or text pair per example, one label)")
     limits = limits or {}
-    splits = {s: load_split(cls, data, s, limits.get(s)) for s in ("train", "dev", "test")}
+    splits = {s: load_split(cls, data, s, limits.get(s), seed) for s in ("train", "dev", "test")}
     labels, _ = labels_for(cls, splits["train"], None, data)
     task = cls(model_name, labels, max_length)
     features = {s: task.encode_all(examples, what=f"{data} {s} split") for s, examples in splits.items()}

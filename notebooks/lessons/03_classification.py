@@ -5,12 +5,13 @@
 #
 # 1. 理解“微调”：预训练编码器 + 一个小小的分类层，一起在标注数据上训练；以及在 CPU 上常用的省时做法：只训练最上面几层。
 # 2. 学习率的**线性预热（warmup）+ 线性衰减**：画出每一步的学习率。
-# 3. 训练一个情感分类器：损失曲线、准确率、混淆矩阵、看看它错在哪里。
-# 4. 输入你自己写的句子，看模型的判断。
+# 3. 训练一个情感分类器：损失曲线、准确率、混淆矩阵、看看它错在哪里；和“冻结特征 + 逻辑回归”的基线比一比。
+# 4. 做一个实验：只改预热（warmup），看它在正常和偏大的学习率下起什么作用（多个随机种子）。
+# 5. 输入你自己写的句子，看模型的判断。
 #
 # 训练由课程包完成（`tasks.engine.runner.run_train`，和命令行 `python -m tasks train --task classification` 是同一个函数）；
 # 本课展示怎样调用它、它做了什么。默认模式用 demo 的配方：编码器的前 10 层（`e5-small-zh@10`，线性探针显示情感特征在第 10 层最好），
-# 只训练最上面 2 层和分类层，4000 条训练评论，1 个 epoch，在 2 核 CPU 上约 3 分钟。
+# 只训练最上面 2 层和分类层，4000 条训练评论，1 个 epoch，在 2 核 CPU 上约 3 分钟；加上基线和预热实验，整课约 9 分钟。
 
 # %%
 import sys, pathlib
@@ -22,12 +23,15 @@ L = lu.start("03")
 
 import collections
 import dataclasses
+import json
 import numpy as np
 import matplotlib.pyplot as plt
 from tasks.data.datasets import load_examples
 from tasks.engine import plots
 from tasks import recipes
 from tasks.engine.runner import load_checkpoint, load_split
+from tasks import experiments
+from tasks.baselines import frozen_features_baseline
 
 # 训练设置来自课程包的配方（tasks/recipes.py，和 demo 用同一处）；快速模式：随机初始化的小模型，只为检查流程
 RECIPE = recipes.get("classification", lu.pick("demo", "quick"))
@@ -51,20 +55,24 @@ lu.table([{"标签": LABEL_NAMES[e["label"]], "评论": e["text"]} for e in exam
 # %% [markdown]
 # ## 2. 微调是什么
 #
-# 模型 = 预训练的编码器 + 一个线性分类层（PaddleNLP 的 `BertForSequenceClassification`）。
-# 句子编码成向量（这里对所有词元的输出取平均，e5 预训练时就是这样汇聚的；BERT 原版用 `[CLS]` 位置的向量），
+# 模型 = 预训练的编码器 + 一个线性分类层：课程包的 `SequenceClassifier`（`tasks/engine/modeling.py`），
+# 结构和 PaddleNLP 的 `BertForSequenceClassification` 相同（编码器 → 汇聚 → dropout → 线性层），只是汇聚方式不同：
+# 句子编码成向量时这里对所有词元的输出取平均（e5 预训练时就是这样汇聚的；BERT 原版用 `[CLS]` 位置的向量），
 # 再乘一个 `隐层维度 × 2` 的矩阵得到两个类别的分数。训练时**编码器和分类层一起更新**：这就是微调（fine-tuning）；
 # 只训练分类层、编码器冻结不动的做法叫基于特征（feature-based）。
 #
 # 两者之间还有一种折中，本课的配方就用它：**只微调最上面 K 层**（`train_layers`，命令行 `--train-layers K`）。
 # 下面的层冻结不动，它们对每条评论的输出只算一次、存起来（`tasks/engine/frozen.py`，第二次训练直接从磁盘读），
 # 之后每一步只需计算最上面 K 层和分类层。越靠上的层越“专门化”到预训练任务，最需要为新任务调整；
-# 下面的层学到的是通用的字词和句法特征，冻结它们损失很小，在 CPU 上却能快好几倍。`--train-layers 0` 就是全部微调。
+# 下面的层学到的是通用的字词和句法特征；冻结它们在 CPU 上能快好几倍，代价是多少准确率要靠实验来量（练习 2）。
+# `--train-layers 0` 就是全部微调。
 #
 # ### 学习率预热
 #
 # 分类层是随机初始化的，一开始它给编码器传回的梯度很“乱”；如果一上来就用大学习率，会破坏预训练学到的权重。
 # 所以微调通常先让学习率从 0 **线性升高**到峰值（预热，这里占总步数的 10%），再**线性降到 0**。
+# 本课的峰值学习率 3e-4 比全量微调常用的 2e-5～5e-5 大：这里只训练最上面 2 层和一个新初始化的分类层，总共只有 125 步。
+# 学习率偏大时预热到底有没有用，第 7 节用实验来量。
 # 课程包用的是 PaddleNLP 的 `LinearDecayWithWarmup`，下面先按本课的设置把计划中的学习率算出来：
 
 # %%
@@ -132,7 +140,9 @@ L.keep(run_dir / "curves.png", "curves");
 # %% [markdown]
 # ## 5. 准确率与混淆矩阵
 #
-# 混淆矩阵的行是真实标签，列是预测标签；对角线是预测对的条数。两类都差不多准，说明模型没有偏向某一类。
+# 混淆矩阵的行是真实标签，列是预测标签；对角线是预测对的条数。只看总准确率会漏掉一件事：两类的召回率
+# （真实为这一类的评论里，判对的比例）可能差得不少，也就是模型偏向把评论判成其中一类；图的纵轴标出了每一类的召回率，
+# 下一个单元格也会把它们打印出来。
 
 # %%
 L.keep(run_dir / "confusion.png", "confusion");
@@ -147,6 +157,9 @@ test = load_split(type(task), "offline", "test", LIMITS.get("test"), config.seed
 predictions = task.predict(model, test)
 correct = [p["label"] == e["label"] for p, e in zip(predictions, test)]
 print(f"测试集 {len(test)} 条，准确率 {np.mean(correct):.4f}（与 results.json 中的 {results['metric']:.4f} 一致）")
+for label, name in LABEL_NAMES.items():
+    mine = [ok for ok, e in zip(correct, test) if e["label"] == label]
+    print(f"真实为{name}的 {len(mine)} 条：召回率 {np.mean(mine):.1%}")
 
 def count(layers):
     return sum(int(np.prod(p.shape)) for layer in layers for p in layer.parameters())
@@ -162,7 +175,41 @@ lu.table([{"预测": LABEL_NAMES.get(p["label"], p["label"]), "把握": p["proba
 # %% [markdown]
 # 有些“错误”其实是标注本身就模糊（既夸又骂的评论），有些是需要常识或反讽的句子。
 #
-# ## 6. 试试你自己的句子
+# ## 6. 微调要打败的基线：冻结特征 + 逻辑回归
+#
+# 不微调行不行？把同一个编码器（同样的前 10 层）完全冻结，每条评论取最后一层的平均向量当特征，
+# 训练一个逻辑回归（scikit-learn，正则强度在开发集上选；`python -m tasks baseline` 是同一个函数）。
+# 训练、开发、测试用和上面同样的评论：
+
+# %%
+base = frozen_features_baseline("classification", MODEL, "offline", MAX_LENGTH, limits=LIMITS, progress=False)
+lu.table([{"方法": "冻结特征 + 逻辑回归", "测试集准确率": base["test_accuracy"]},
+          {"方法": f"微调最上面 {config.train_layers} 层", "测试集准确率": round(results["metric"], 4)}])
+print(f"微调比基线高 {results['metric'] - base['test_accuracy']:+.4f}")
+
+# %% [markdown]
+# 在同样的 4000 条评论上，两个数字差多少就是微调（哪怕只调最上面两层）学到的东西；差得不多时，
+# 便宜的冻结特征也是一个值得先试的选择（这就是 ELMo 式“基于特征”的用法）。
+#
+# ## 7. 实验：预热到底起什么作用
+#
+# 一次训练的结果带着随机性（数据抽样、初始化、dropout），只跑一次比不出几个百分点的差别。
+# 下面的实验（`python -m tasks experiment warmup`，`tasks/experiments/warmup.py`）**只改预热**：
+# 0（第 1 步就用峰值学习率）对 10%，分别在配方的学习率和偏大 10 倍的学习率下，每种设置 3 个随机种子，
+# 步数全都相同；报告测试准确率的均值和波动（标准差、最低、最高）、最初几步的最大损失（预热要防的“尖峰”），并画出损失曲线。
+# 默认模式在 2 核 CPU 上约 5 分钟（每次训练 1000 条评论、32 步）。
+
+# %%
+exp_path = experiments.run_experiment("warmup", quick=lu.QUICK, out=L.run_dir / "warmup")
+exp = json.loads(exp_path.read_text(encoding="utf-8"))
+L.keep(exp_path.parent / "figure.png", "warmup");
+
+# %% [markdown]
+# 上面打印的表和结论就是这次运行测到的。读它的方法：同一学习率下两行的差，要和各自的标准差比——
+# 差比波动小，就不能说预热有影响；偏大的学习率下如果不预热的最初几步损失明显更高、最终准确率更低或更分散，
+# 那就是预热在起作用。
+#
+# ## 8. 试试你自己的句子
 #
 # 把下面的列表改成你想到的评论，再运行这个单元格。
 
@@ -185,13 +232,15 @@ print(L.elapsed())
 # ## 小结
 #
 # * 微调 = 预训练编码器 + 小分类层，一起训练；几千条标注数据、一个 epoch 就能得到不错的分类器。
-# * CPU 上只微调最上面几层、缓存下面各层的输出，快好几倍，准确率几乎不损失。
-# * 预热让随机初始化的分类层先“稳住”，再用较大的学习率；之后线性衰减到 0。
+# * CPU 上只微调最上面几层、缓存下面各层的输出，快好几倍；它和全部微调差多少准确率，要自己量（练习 2）。
+# * 微调要和便宜的基线比：冻结特征 + 逻辑回归（第 6 节）。
+# * 预热让随机初始化的分类层先“稳住”，再用较大的学习率；之后线性衰减到 0。它的作用要用多个种子、只改这一项来量（第 7 节）。
 # * 看准确率之外，还要看混淆矩阵和具体的错例。
 #
 # ## 练习
 #
-# 1. 把 `warmup` 改成 `0`（不预热）、把学习率改成 `1e-3`，重新训练，比较损失曲线和准确率。
+# 1. 一次只改一项：把 `warmup` 改成 `0`（不预热），其余不变，重新训练并比较损失曲线和准确率；再换 2 个种子（`seed`）各跑一次，
+#    差别比种子之间的波动大吗？
 # 2. 换成 `e5-small-zh@6` 或完整的 `e5-small-zh`（12 层），或把 `train_layers` 改成 4
 #    （`RECIPE.run_train(..., model=...)`、`dataclasses.replace(RECIPE, train=RECIPE.train | {"train_layers": 4})`）：
 #    层数、训练的层数、速度和准确率之间是什么关系？

@@ -33,20 +33,20 @@ def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
     losses = [float(r["loss"]) for r in rows]
     fig = _figure(figsize=(13, 3.6), layout="constrained")
     ax_loss, ax_dev, ax_lr = fig.subplots(1, 3)
-    ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="per step")
+    ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="每一步")
     window = max(1, len(losses) // 20)
     if window > 1:
         smooth = [sum(losses[max(0, i - window + 1):i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(losses))]
-        ax_loss.plot(steps, smooth, lw=1.8, label=f"moving mean of {window}")
-    ax_loss.set(xlabel="step", ylabel="training loss", title="loss")
+        ax_loss.plot(steps, smooth, lw=1.8, label=f"{window} 步滑动平均")
+    ax_loss.set(xlabel="训练步", ylabel="训练损失", title="训练损失")
     ax_loss.legend()
     evals = [r for r in rows if r.get("eval_value")]
     if evals:
         ax_dev.plot([int(r["step"]) for r in evals], [float(r["eval_value"]) for r in evals], "o-", color="tab:green")
-        ax_dev.set(ylabel=f"dev {evals[-1]['eval_metric']}")
-    ax_dev.set(xlabel="step", title="dev metric")
+        ax_dev.set(ylabel=f"开发集 {evals[-1]['eval_metric']}")
+    ax_dev.set(xlabel="训练步", title="开发集指标")
     ax_lr.plot(steps, [float(r["lr"]) for r in rows], color="tab:orange")
-    ax_lr.set(xlabel="step", ylabel="learning rate", title="linear warmup, then linear decay")
+    ax_lr.set(xlabel="训练步", ylabel="学习率", title="线性预热，再线性衰减")
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     fig.suptitle(title)
     _save(fig, Path(out_png))
@@ -54,16 +54,18 @@ def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
 
 
 def confusion_matrix(gold, pred, labels, out_png: Path, title: str = "") -> Path:
+    """Rows: true class (with its recall), columns: predicted class; ``labels``: the classes' names."""
     from sklearn.metrics import confusion_matrix as sk_confusion
 
     matrix = sk_confusion(gold, pred, labels=list(range(len(labels))))
+    recall = matrix.diagonal() / matrix.sum(1).clip(min=1)
     fig = _figure(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_yticks(range(len(labels)), [f"{name}\n召回 {r:.1%}" for name, r in zip(labels, recall)])
+    ax.set_xlabel("预测")
+    ax.set_ylabel("真实")
     for i in range(len(labels)):
         for j in range(len(labels)):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center",

@@ -155,8 +155,9 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     write_json(out_dir / RESULTS_FILE, results)
     plots.training_curves(out_dir / LOG_FILE, out_dir / "curves.png", title=f"{task_name} / {model_name}")
     if "gold" in test_metrics:
-        plots.confusion_matrix(test_metrics["gold"], test_metrics["pred"], best_task.labels, out_dir / "confusion.png",
-                               title=f"{task_name} test confusion matrix")
+        plots.confusion_matrix(test_metrics["gold"], test_metrics["pred"],
+                               [best_task.label_name(label) for label in best_task.labels], out_dir / "confusion.png",
+                               title=f"{task_name} 测试集混淆矩阵")
     return results
 
 

@@ -140,7 +140,7 @@ def timing_probe(run: Run, features: list[dict]) -> tuple[float, float]:
     the probe's steps run with a learning rate of 0 on an optimiser of their own (so no weight and
     no optimiser state moves), and the evaluation is timed as forward passes over a sample of dev."""
     batches = sorted(run.sampler.global_batches(0), key=lambda b: sum(features[i]["length"] for i in b))
-    picks = [batches[int(q * (len(batches) - 1))] for q in np.linspace(0, 1, PROBE_STEPS + 1)]
+    picks = [batches[int(q * (len(batches) - 1))] for q in np.linspace(0, 1, PROBE_STEPS)]
     share, collate = (distributed.rank(), distributed.world_size()), run.task.collate_fn()
     times = []
     with paddle.utils.unique_name.guard():  # the probe's optimizer state takes no names from the real one's
