@@ -60,3 +60,18 @@ def test_warmup_changes_only_the_warmup(tmp_path):
             assert lrs[0] == 0.0 and max(lrs) == pytest.approx(row["learning_rate"])  # warms up from 0
     rates = {r["learning_rate"] for r in rows}
     assert max(rates) == pytest.approx(10 * min(rates))
+
+
+def test_feature_mix_compares_frozen_layers_with_fine_tuning_on_three_tasks(tmp_path):
+    out = experiments.run_experiment("feature_mix", quick=True, out=tmp_path)
+    result = read(out.parent)
+    assert set(result["per_task"]) == {"classification", "ner", "dual_tower"}
+    for name, task in result["per_task"].items():
+        rows = [r for r in result["rows"] if r["task"] == name]
+        assert sorted({(r["method"], r["seed"]) for r in rows}) == sorted(
+            (m, s) for m in ("top", "best", "mix", "finetune") for s in result["seeds"])
+        assert task["best_layer"] == max(range(task["layers"]), key=lambda j: task["probe_dev_by_layer"][j])
+        assert len(task["mix_weights_mean"]) == task["layers"] and sum(task["mix_weights_mean"]) == pytest.approx(1, abs=1e-3)
+        for seed in result["seeds"]:  # fine-tuning saw the heads' training examples
+            tuned = json.loads((tmp_path / "runs" / f"{name}-finetune-seed{seed}" / "results.json").read_text())
+            assert tuned["train_examples"] == task["examples"]["train"] and tuned["config"]["seed"] == seed

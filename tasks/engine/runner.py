@@ -99,8 +99,10 @@ def check_max_length(model, max_length: int, model_name: str):
 def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config: TrainConfig, *,
               max_length: int = 128, options=None, limits: dict | None = None,
               labels_file: str | None = None, resume: bool = False, overwrite: bool = False,
-              dedup_train: bool = True) -> dict:
-    """Train, keep the best dev checkpoint, evaluate it on test, write results.json and plots."""
+              dedup_train: bool = True, limits_seed: int | None = None) -> dict:
+    """Train, keep the best dev checkpoint, evaluate it on test, write results.json and plots.
+    ``limits_seed``: draws the ``limits`` subsets (default: the training seed), so that runs with
+    different training seeds can see the same examples."""
     limits = limits or {}
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume, overwrite)
@@ -113,7 +115,8 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     started = time.time()
     task_cls = task_class(task_name)
     given_labels = read_labels_file(labels_file)[0] if labels_file else None
-    splits = {split: load_split(task_cls, data, split, limits.get(split), config.seed, given_labels, dedup_train)
+    subset_seed = config.seed if limits_seed is None else limits_seed
+    splits = {split: load_split(task_cls, data, split, limits.get(split), subset_seed, given_labels, dedup_train)
               for split in ("train", "dev", "test")}
     if splits["test"] and all(e.get("label") == "" for e in splits["test"]):  # e.g. PaddleNLP's ChnSentiCorp test
         log.warning("the test split of %s has no labels; the result has no test metric", data)

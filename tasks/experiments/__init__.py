@@ -20,6 +20,9 @@ from tasks.io import REPO_ROOT, write_json, write_text
 EXPERIMENTS = {  # name -> (module, what it shows)
     "crf_softmax": ("tasks.experiments.crf_softmax",
                     "序列标注：CRF 与逐字 softmax 输出层，步数相同，多个种子（F1、非法序列、转移矩阵）"),
+    "feature_mix": ("tasks.experiments.feature_mix",
+                    "基于特征与微调：冻结编码器的最上层、最好的单层、ELMo 式加权混合各层，对比微调最上面几层"
+                    "（情感、NER、匹配；画出各任务学到的层权重）"),
     "warmup": ("tasks.experiments.warmup",
                "学习率预热：只改 warmup（0 与 10%），在配方学习率和一个偏大的学习率下，多个种子（损失曲线、最终准确率）"),
 }
