@@ -140,7 +140,9 @@ def timing_probe(run: Run, features: list[dict]) -> tuple[float, float]:
     the probe's steps run with a learning rate of 0 on an optimiser of their own (so no weight and
     no optimiser state moves), and the evaluation is timed as forward passes over a sample of dev."""
     batches = sorted(run.sampler.global_batches(0), key=lambda b: sum(features[i]["length"] for i in b))
-    picks = [batches[int(q * (len(batches) - 1))] for q in np.linspace(0, 1, PROBE_STEPS)]
+    # the middle batch of each of PROBE_STEPS equal slices of the epoch's batches, shortest to longest: their
+    # mean time is the epoch's mean (the midpoint rule; the extremes would overweight the longest batches)
+    picks = [batches[int((k + 0.5) * len(batches) / PROBE_STEPS)] for k in range(PROBE_STEPS)]
     share, collate = (distributed.rank(), distributed.world_size()), run.task.collate_fn()
     times = []
     with paddle.utils.unique_name.guard():  # the probe's optimizer state takes no names from the real one's
@@ -153,10 +155,15 @@ def timing_probe(run: Run, features: list[dict]) -> tuple[float, float]:
     eval_s = 0.0
     if run.dev_features:
         inputs, collate = run.task.inference_features(run.dev_features)
-        sample = [inputs[i] for i in np.random.default_rng(0).permutation(len(inputs))[:2 * run.config.eval_batch_size]]
+        order = np.random.default_rng(0).permutation(len(inputs))
+        size = run.config.eval_batch_size
+        warm, sample = [inputs[i] for i in order[:size]], [inputs[i] for i in order[size:5 * size]]
+        runner = EagerRunner(run.model)
+        if sample:  # the first evaluation batches pay one-off costs: untimed
+            run.task.run_batches(runner, warm, size, collate)
         begun = time.perf_counter()
-        run.task.run_batches(EagerRunner(run.model), sample, run.config.eval_batch_size, collate)
-        eval_s = (time.perf_counter() - begun) * len(inputs) / len(sample)
+        run.task.run_batches(runner, sample or warm, size, collate)
+        eval_s = (time.perf_counter() - begun) * len(inputs) / len(sample or warm)
     return float(np.mean(times[1:])), eval_s
 
 
