@@ -106,6 +106,7 @@ lu.run_cli(["-m", "homework", "check", "attention", "--file", wrong, "--seed", "
 
 # %%
 import json
+import textwrap
 import matplotlib.pyplot as plt
 
 runs_json = {}
@@ -118,7 +119,8 @@ x = np.arange(len(blank))
 ax.bar(x, [t["max_score"] for t in blank], width=0.8, color="none", edgecolor="gray", ls="--", label="满分")
 for k, (label, tests) in enumerate(runs_json.items()):
     ax.bar(x + (k - 0.5) * 0.35, [t["score"] for t in tests], width=0.35, label=label)
-ax.set_xticks(x, [t["name"].split(" ", 2)[1] + "\n" + t["name"].split(" ", 2)[2][:9] for t in blank], fontsize=8)
+ax.set_xticks(x, [t["name"].split(" ", 2)[1] + "\n" + "\n".join(textwrap.wrap(t["name"].split(" ", 2)[2], 7))
+                 for t in blank], fontsize=7)  # whole titles, wrapped (not cut mid-word)
 ax.set_ylabel("得分")
 ax.set_title("python -m homework check attention：每题得分")
 ax.legend()
