@@ -183,9 +183,9 @@ lu.table([{"预测": LABEL_NAMES.get(p["label"], p["label"]), "把握": p["proba
 
 # %%
 base = frozen_features_baseline("classification", MODEL, "offline", MAX_LENGTH, limits=LIMITS, progress=False)
+print(f"微调比基线高 {results['metric'] - base['test_accuracy']:+.4f}")
 lu.table([{"方法": "冻结特征 + 逻辑回归", "测试集准确率": base["test_accuracy"]},
           {"方法": f"微调最上面 {config.train_layers} 层", "测试集准确率": round(results["metric"], 4)}])
-print(f"微调比基线高 {results['metric'] - base['test_accuracy']:+.4f}")
 
 # %% [markdown]
 # 在同样的 4000 条评论上，两个数字差多少就是微调（哪怕只调最上面两层）学到的东西；差得不多时，
