@@ -134,6 +134,14 @@ class EncoderModel(nn.Layer):
             token_type_ids = paddle.zeros_like(input_ids)
         return self.encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
 
+    def hidden_states(self, input_ids, token_type_ids=None) -> list:
+        """The output of the embeddings and of every layer (ELMo's E_0 .. E_L), the whole encoder."""
+        bias = self.attention_bias(input_ids)
+        states = [self.embed_tokens(input_ids, token_type_ids)]
+        for layer in self.layers:
+            states.append(layer(states[-1], bias))
+        return states
+
     def freeze_prefix(self, depth: int) -> FrozenPrefix:
         """Freeze the embeddings and the first ``depth`` layers; their output is cached per text."""
         if not 1 <= depth <= len(self.layers):

@@ -10,13 +10,13 @@ from tasks.fonts import use_cjk_font
 from tasks.io import atomic_path
 
 
-def _figure(**kwargs) -> Figure:
+def new_figure(**kwargs) -> Figure:
     """A figure not tied to pyplot's global state or backend (files only, safe in notebooks)."""
     use_cjk_font()  # labels may be Chinese
     return Figure(**kwargs)
 
 
-def _save(fig, path: Path):
+def save_figure(fig, path: Path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
 
@@ -31,7 +31,7 @@ def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
     rows = read_log(log_csv)
     steps = [int(r["step"]) for r in rows]
     losses = [float(r["loss"]) for r in rows]
-    fig = _figure(figsize=(13, 3.6), layout="constrained")
+    fig = new_figure(figsize=(13, 3.6), layout="constrained")
     ax_loss, ax_dev, ax_lr = fig.subplots(1, 3)
     ax_loss.plot(steps, losses, lw=0.8, alpha=0.5, label="每一步")
     window = max(1, len(losses) // 20)
@@ -49,7 +49,7 @@ def training_curves(log_csv: Path, out_png: Path, title: str = "") -> Path:
     ax_lr.set(xlabel="训练步", ylabel="学习率", title="线性预热，再线性衰减")
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     fig.suptitle(title)
-    _save(fig, Path(out_png))
+    save_figure(fig, Path(out_png))
     return Path(out_png)
 
 
@@ -59,7 +59,7 @@ def confusion_matrix(gold, pred, labels, out_png: Path, title: str = "") -> Path
 
     matrix = sk_confusion(gold, pred, labels=list(range(len(labels))))
     recall = matrix.diagonal() / matrix.sum(1).clip(min=1)
-    fig = _figure(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
+    fig = new_figure(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels)
@@ -71,5 +71,5 @@ def confusion_matrix(gold, pred, labels, out_png: Path, title: str = "") -> Path
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
                     color="white" if matrix[i, j] > matrix.max() / 2 else "black")
     ax.set_title(title)
-    _save(fig, Path(out_png))
+    save_figure(fig, Path(out_png))
     return Path(out_png)

@@ -64,9 +64,9 @@ def run(quick: bool, out: Path) -> dict:
 
 
 def figure(rows, transitions, path: Path, recipe):
-    from tasks.engine.plots import _figure, _save
+    from tasks.engine.plots import new_figure, save_figure
 
-    fig = _figure(figsize=(12, 4), layout="constrained")
+    fig = new_figure(figsize=(12, 4), layout="constrained")
     ax_f1, ax_bad, ax_t = fig.subplots(1, 3)
     for k, (head, color) in enumerate((("softmax", "tab:blue"), ("CRF", "tab:orange"))):
         f1 = [r["f1"] for r in rows if r["head"] == head]
@@ -85,4 +85,4 @@ def figure(rows, transitions, path: Path, recipe):
     ax_t.set(xlabel="后一个标签", ylabel="前一个标签", title="CRF 学到的转移分数（第一个种子）")
     fig.colorbar(image, ax=ax_t, shrink=0.8)
     fig.suptitle(f"CRF 与 softmax：{recipe.model}，训练 {recipe.limits.get('train')} 句，步数相同")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -26,23 +26,28 @@ METHODS = ("top", "best", "mix", "finetune")
 METHOD_NAMES = {"top": "冻结：最上层", "best": "冻结：最好的单层", "mix": "冻结：ELMo 式加权混合",
                 "finetune": "微调最上面 {k} 层"}
 SEEDS = (1, 2, 3)
-HEAD_STEPS = 300
-BATCH = 64
+STEPS = 150          # every head and every fine-tuning run: the same steps, the same batch size
+EVAL_EVERY = 50      # all keep their best dev evaluation
+HEAD_LR = 1e-3
+MIX_LR_SCALE = 10.0  # the mix weights and gamma learn at 10x the head's rate: at 1e-3 they barely leave uniform
 
 
 def settings(task: str, quick: bool):
+    """(fine-tuning recipe, seeds, steps); the heads use the recipe's batch size and these steps."""
     if quick:
-        return recipes.get(task, "quick"), SEEDS[:2], 20
+        recipe = recipes.get(task, "quick")
+        return recipe, SEEDS[:2], recipe.train["max_steps"]
     recipe = recipes.get(task, "demo")
-    limits = {"train": 1000, "dev": 300, "test": 800}  # 32 (NER 63) fine-tuning steps per seed
+    limits = {"train": 1000, "dev": 300, "test": 800}  # 150 steps: about 5 epochs (NER: 2.4)
     return dataclasses.replace(recipe, model="e5-small-zh", limits=limits,
-                               train=recipe.train | {"train_layers": 2, "eval_every": 1000}), SEEDS, HEAD_STEPS
+                               train=recipe.train | {"train_layers": 2, "max_steps": STEPS,
+                                                     "eval_every": EVAL_EVERY}), SEEDS, STEPS
 
 
 # -- every layer's output, once per text ---------------------------------------------------------
 def layer_states(model, features: list[dict], field: str, type_field: str | None, keep):
-    """Per feature: ``keep(states, feature)`` of its text's hidden states after the embeddings and after
-    each layer ([tokens, L+1, H]), from the frozen encoder (kept reduced: all of them would not fit)."""
+    """Per feature: ``keep(states, feature)`` of its text's hidden states ([tokens, L+1, H]: after the
+    embeddings and after each layer) from the frozen encoder, kept reduced (all would not fit)."""
     import paddle
 
     from tasks.engine.batching import iterate_in_order, pad_collator
@@ -53,12 +58,7 @@ def layer_states(model, features: list[dict], field: str, type_field: str | None
     model.eval()
     with paddle.no_grad():
         for idx, batch in iterate_in_order(rows, pad_collator({"input_ids": model.pad_id, "token_type_ids": 0}), 64):
-            ids = batch["input_ids"]
-            hidden, bias = model.embed_tokens(ids, batch["token_type_ids"]), model.attention_bias(ids)
-            states = [hidden]
-            for layer in model.layers:
-                hidden = layer(hidden, bias)
-                states.append(hidden)
+            states = model.hidden_states(batch["input_ids"], batch["token_type_ids"])
             stacked = paddle.stack(states, axis=2).numpy()  # [batch, tokens, L+1, H]
             for row, i in enumerate(idx):
                 out[i] = keep(stacked[row, :rows[i]["length"]], features[i])
@@ -70,7 +70,7 @@ def token_mean(states, feature):
 
 
 def word_states(states, feature):
-    return states[feature["word_pieces"]].astype(np.float16)  # each word at the piece holding it
+    return states[feature["word_pieces"]]  # each word at the piece holding it
 
 
 def mean_over_tokens(model, features, field, type_field) -> np.ndarray:
@@ -78,7 +78,8 @@ def mean_over_tokens(model, features, field, type_field) -> np.ndarray:
 
 
 def task_arrays(task_name: str, task, model, features: list[dict]) -> dict:
-    """What the heads read: x [N, L+1, H] (pairs: x and x_b), or per word (NER) with its rank and tag."""
+    """What the heads read: x [N, L+1, H] (pairs: x and x_b), or per word (NER) with its rank and tag
+    and each sentence's first word (``starts``)."""
     if task_name == "classification":
         return {"x": mean_over_tokens(model, features, "input_ids", "token_type_ids"),
                 "y": np.array([f["label"] for f in features])}
@@ -87,9 +88,23 @@ def task_arrays(task_name: str, task, model, features: list[dict]) -> dict:
                 "x_b": mean_over_tokens(model, features, "b_ids", None),
                 "y": np.array([f["label"] for f in features])}
     words = layer_states(model, features, "input_ids", "token_type_ids", word_states)
-    return {"words": words, "rank": [np.minimum(np.array(f["word_offsets"]), 3) for f in features],
-            "tags": [np.array(f["tags"]) for f in features], "gold": [f["gold"] for f in features],
-            "features": features}
+    counts = np.array([len(w) for w in words])
+    return {"x": np.concatenate(words), "starts": np.concatenate([[0], np.cumsum(counts)]),
+            "rank": np.concatenate([np.minimum(np.array(f["word_offsets"]), 3) for f in features]),
+            "y": np.concatenate([np.array(f["tags"]) for f in features]), "gold": [f["gold"] for f in features],
+            "num_words": [f["num_words"] for f in features]}
+
+
+def standardize(arrays: dict):
+    """Each layer's features to zero mean and unit variance per dimension (the training split's
+    statistics), in place. The layers' scales differ (the top layer's spread is a third of the others'),
+    and an unscaled probe or mix would favour the wide ones (ELMo normalises layers before mixing)."""
+    keys = ("x", "x_b") if "x_b" in arrays["train"] else ("x",)
+    stacked = np.concatenate([arrays["train"][k] for k in keys])
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-6  # [L+1, H]
+    for split in arrays.values():
+        for k in keys:
+            split[k] = ((split[k] - mean) / std).astype(np.float16 if "starts" in split else np.float32)  # NER: big
 
 
 # -- heads ------------------------------------------------------------------------------------------
@@ -104,8 +119,10 @@ def make_head(task_name: str, layers: int, hidden: int, tags: int, mode: str, la
         def __init__(self):
             super().__init__()
             self.mode, self.layer = mode, layer
-            self.w = self.create_parameter([layers], default_initializer=nn.initializer.Constant(0.0))
-            self.gamma = self.create_parameter([1], default_initializer=nn.initializer.Constant(1.0))
+            mix_rate = paddle.ParamAttr(learning_rate=MIX_LR_SCALE)
+            self.w = self.create_parameter([layers], attr=mix_rate, default_initializer=nn.initializer.Constant(0.0))
+            self.gamma = self.create_parameter([1], attr=paddle.ParamAttr(learning_rate=MIX_LR_SCALE),
+                                               default_initializer=nn.initializer.Constant(1.0))
             inputs = 4 * hidden if task_name == "dual_tower" else hidden
             outputs = 4 * tags if task_name == "ner" else 2
             self.linear = nn.Linear(inputs, outputs)
@@ -133,38 +150,43 @@ def make_head(task_name: str, layers: int, hidden: int, tags: int, mode: str, la
     return Head()
 
 
-def flat_words(data: dict):
-    return (np.concatenate(data["words"]), np.concatenate(data["rank"]), np.concatenate(data["tags"]))
+def batch_rows(data: dict, examples: np.ndarray) -> np.ndarray:
+    """The feature rows of some examples (NER: every word of the sentences)."""
+    if "starts" not in data:
+        return examples
+    return np.concatenate([np.arange(data["starts"][i], data["starts"][i + 1]) for i in examples])
+
+
+def head_inputs(data: dict, rows):
+    import paddle
+
+    kwargs = {"x_b": paddle.to_tensor(data["x_b"][rows].astype(np.float32))} if "x_b" in data else {}
+    if "rank" in data:
+        kwargs["rank"] = paddle.to_tensor(data["rank"][rows])
+    return paddle.to_tensor(data["x"][rows].astype(np.float32)), kwargs
 
 
 def train_head(task_name: str, data: dict, dev: dict, tags: int, mode: str, layer: int | None, seed: int,
-               steps: int, labels: list[str]):
-    """A head trained with AdamW on the cached features; returns (head, dev metric) at its best dev
-    evaluation (every 50 steps)."""
+               steps: int, batch_size: int, labels: list[str]):
+    """A head trained with AdamW on the cached features, ``batch_size`` examples (sentences) a step,
+    evaluated on dev every EVAL_EVERY steps; returns (head at its best dev evaluation, that metric)."""
     import paddle
     import paddle.nn.functional as F
 
     paddle.seed(seed)
     rng = np.random.default_rng(seed)
-    if task_name == "ner":
-        x, rank, y = flat_words(data)
-    else:
-        x, rank, y = data["x"], None, data["y"]
-    layers, hidden = x.shape[1], x.shape[2]
-    head = make_head(task_name, layers, hidden, tags, mode, layer)
-    optimizer = paddle.optimizer.AdamW(learning_rate=1e-3, parameters=head.parameters(), weight_decay=0.01)
+    examples = len(data["starts"]) - 1 if "starts" in data else len(data["y"])
+    head = make_head(task_name, data["x"].shape[-2], data["x"].shape[-1], tags, mode, layer)
+    optimizer = paddle.optimizer.AdamW(learning_rate=HEAD_LR, parameters=head.parameters(), weight_decay=0.01)
     best, best_state = -1.0, None
     for step in range(1, steps + 1):
-        rows = rng.integers(0, len(y), BATCH * (8 if task_name == "ner" else 1))
-        inputs = [paddle.to_tensor(x[rows].astype(np.float32))]
-        kwargs = {"x_b": paddle.to_tensor(data["x_b"][rows].astype(np.float32))} if task_name == "dual_tower" else {}
-        if rank is not None:
-            kwargs["rank"] = paddle.to_tensor(rank[rows])
-        loss = F.cross_entropy(head(*inputs, **kwargs), paddle.to_tensor(y[rows]))
+        rows = batch_rows(data, rng.integers(0, examples, batch_size))
+        x, kwargs = head_inputs(data, rows)
+        loss = F.cross_entropy(head(x, **kwargs), paddle.to_tensor(data["y"][rows]))
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
-        if step % 50 == 0 or step == steps:
+        if step % EVAL_EVERY == 0 or step == steps:
             value = score(task_name, head, dev, labels)
             if value > best:
                 best, best_state = value, {k: v.numpy().copy() for k, v in head.state_dict().items()}
@@ -180,19 +202,16 @@ def score(task_name: str, head, data: dict, labels: list[str]) -> float:
 
     head.eval()
     with paddle.no_grad():
-        if task_name != "ner":
-            kwargs = {"x_b": paddle.to_tensor(data["x_b"].astype(np.float32))} if task_name == "dual_tower" else {}
-            pred = head(paddle.to_tensor(data["x"].astype(np.float32)), **kwargs).numpy().argmax(-1)
-            head.train()
-            return float((pred == data["y"]).mean())
-        x, rank, _ = flat_words(data)
-        pred = head(paddle.to_tensor(x.astype(np.float32)), rank=paddle.to_tensor(rank)).numpy().argmax(-1)
+        x, kwargs = head_inputs(data, slice(None))
+        pred = head(x, **kwargs).numpy().argmax(-1)
     head.train()
-    sequences, start = [], 0
-    for words, feature in zip(data["words"], data["features"]):
-        tags = [labels[i] for i in pred[start:start + len(words)]]
-        sequences.append(tags + ["O"] * (feature["num_words"] - len(tags)))
-        start += len(words)
+    if task_name != "ner":
+        return float((pred == data["y"]).mean())
+    starts = data["starts"]
+    sequences = []
+    for i, num_words in enumerate(data["num_words"]):
+        tags = [labels[t] for t in pred[starts[i]:starts[i + 1]]]
+        sequences.append(tags + ["O"] * (num_words - len(tags)))
     return float(chunk_scores(data["gold"], sequences)["f1"])
 
 
@@ -211,27 +230,32 @@ def run_task(task_name: str, quick: bool, out: Path) -> dict:
     paddle.seed(0)
     encoder_model = task.build_model(recipe.model)
     arrays = {s: task_arrays(task_name, task, encoder_model, task.encode_all(ex)) for s, ex in splits.items()}
+    standardize(arrays)
     layers = len(encoder_model.layers) + 1
+    batch_size = recipe.train["batch_size"]
     rows, mix_weights = [], []
     # (b) the best single layer: one probe per layer (first seed), chosen on dev
     probe_dev = [train_head(task_name, arrays["train"], arrays["dev"], len(labels), "one", j, seeds[0], steps,
-                            labels)[1] for j in range(layers)]
+                            batch_size, labels)[1] for j in range(layers)]
     best_layer = int(np.argmax(probe_dev))
     for seed in seeds:
         for method, mode, layer in (("top", "one", layers - 1), ("best", "one", best_layer), ("mix", "mix", None)):
-            head, _ = train_head(task_name, arrays["train"], arrays["dev"], len(labels), mode, layer, seed, steps, labels)
-            rows.append({"task": task_name, "method": method, "seed": seed,
+            head, _ = train_head(task_name, arrays["train"], arrays["dev"], len(labels), mode, layer, seed, steps,
+                                 batch_size, labels)
+            rows.append({"task": task_name, "method": method, "seed": seed, "steps": steps,
                          "metric": round(score(task_name, head, arrays["test"], labels), 4)})
             if method == "mix":
                 mix_weights.append(head.weights())
-        # (d) fine-tuning the top K layers with the package's trainer, on the same examples
+        # (d) fine-tuning the top K layers with the package's trainer: same examples, steps and batch size
         tuned = dataclasses.replace(recipe, train=recipe.train | {"seed": seed})
         result = tuned.run_train(out / "runs" / f"{task_name}-finetune-seed{seed}", overwrite=True,
                                  limits_seed=seeds[0])  # the heads' examples
-        rows.append({"task": task_name, "method": "finetune", "seed": seed, "metric": round(result["metric"], 4)})
+        rows.append({"task": task_name, "method": "finetune", "seed": seed, "metric": round(result["metric"], 4),
+                     "steps": result["steps"]})
     return {"rows": rows, "probe_dev_by_layer": [round(v, 4) for v in probe_dev], "best_layer": best_layer,
             "mix_weights_mean": np.mean(mix_weights, axis=0).round(4).tolist(), "layers": layers,
-            "train_layers": recipe.train.get("train_layers"), "examples": {s: len(v) for s, v in splits.items()},
+            "train_layers": recipe.train.get("train_layers"), "steps": steps, "batch_size": batch_size,
+            "examples": {s: len(v) for s, v in splits.items()},
             "model": recipe.model}
 
 
@@ -265,9 +289,9 @@ def run(quick: bool, out: Path) -> dict:
 
 
 def figure(per_task: dict, summary: dict, path: Path):
-    from tasks.engine.plots import _figure, _save
+    from tasks.engine.plots import new_figure, save_figure
 
-    fig = _figure(figsize=(13, 4), layout="constrained")
+    fig = new_figure(figsize=(13, 4), layout="constrained")
     ax_bars, ax_w = fig.subplots(1, 2)
     colors = {"top": "tab:gray", "best": "tab:green", "mix": "tab:purple", "finetune": "tab:orange"}
     for i, (name, t) in enumerate(per_task.items()):
@@ -284,4 +308,4 @@ def figure(per_task: dict, summary: dict, path: Path):
     ax_bars.legend(fontsize=8)
     ax_w.set(xlabel="层（0 = 词嵌入）", ylabel="softmax(w)", title="ELMo 式混合学到的各层权重（各种子平均）")
     ax_w.legend()
-    _save(fig, path)
+    save_figure(fig, path)

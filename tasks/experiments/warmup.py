@@ -70,9 +70,9 @@ def run(quick: bool, out: Path) -> dict:
 
 
 def figure(curves, rows, rates, path: Path, recipe):
-    from tasks.engine.plots import _figure, _save
+    from tasks.engine.plots import new_figure, save_figure
 
-    fig = _figure(figsize=(13, 4), layout="constrained")
+    fig = new_figure(figsize=(13, 4), layout="constrained")
     axes = fig.subplots(1, len(rates) + 1)
     colors = {0.0: "tab:red", 0.1: "tab:blue"}
     for ax, rate in zip(axes, rates):
@@ -95,4 +95,4 @@ def figure(curves, rows, rates, path: Path, recipe):
     ax.set_ylim(max(0.0, min(lows) - 0.05), min(1.0, max(lows) + 0.03))
     ax.set_title("测试准确率（点：各种子）")
     fig.suptitle(f"学习率预热：{recipe.model}，{recipe.limits.get('train')} 条评论，只改 warmup")
-    _save(fig, path)
+    save_figure(fig, path)
