@@ -50,7 +50,7 @@ def test_full_build_manifest(built_repo):
     on_disk = json.loads((REPO_ROOT / "data" / "manifest.json").read_text(encoding="utf-8"))
     assert "build" not in on_disk and on_disk["datasets"] == m["datasets"]
     ds = m["datasets"]
-    assert set(ds) == {"sentiment", "ner", "matching_derived"}
+    assert set(ds) == {"sentiment", "ner", "matching_derived", "matching_word_order"}
     for entry in ds.values():
         assert set(entry["splits"]) == {"train", "dev", "test"}
         for split in entry["splits"].values():
@@ -119,6 +119,30 @@ def test_matching_disjoint_balanced_and_not_trivial(built_repo):
     lengths = entry["length_baseline"]
     assert build_data.length_baseline(dev, test) == lengths
     assert lengths["test_accuracy"] < 0.55 and lengths["dev_accuracy"] < 0.55
+
+
+def test_word_order_pairs_hold_the_same_characters_and_no_text_tells_the_label(built_repo):
+    from tasks.data.word_order import COORDINATORS
+
+    entry = built_repo["datasets"]["matching_word_order"]
+    seen, pairs = {}, 0
+    for split in ("train", "dev", "test"):
+        rows = _rows(REPO_ROOT / entry["splits"][split]["path"])
+        assert Counter(r[2] for r in rows) == {"1": len(rows) // 2, "0": len(rows) // 2}
+        for a, b, label in rows:
+            assert a != b and sorted(a) == sorted(b)  # the same characters, in another order
+            pairs += 1
+            # the sentence both pairs came from: the text the two pairs share
+            for text in (a, b):
+                seen.setdefault(text, set()).add((split, label))
+            if label == "1":  # a coordinated swap: the texts differ only around a coordinator
+                start = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+                end = len(a) - next(i for i, (x, y) in enumerate(zip(a[::-1], b[::-1])) if x != y)
+                assert any(c in a[start:end] for c in COORDINATORS), (a, b)
+    originals = {text: marks for text, marks in seen.items() if len(marks) == 2}
+    assert len(originals) == pairs // 2  # each sentence gives one pair of each label
+    assert all(len({split for split, _ in marks}) == 1 for marks in originals.values())  # splits by sentence
+    assert entry["baseline"]["test_accuracy"] == 0.5  # character overlap cannot tell
 
 
 def test_length_baseline_catches_a_length_shortcut():

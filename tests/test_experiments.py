@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tasks import experiments
+from tasks.experiments import towers
 
 pytestmark = pytest.mark.usefixtures("offline_data", "encoder_dir")
 
@@ -76,3 +77,30 @@ def test_feature_mix_compares_frozen_layers_with_fine_tuning_on_three_tasks(tmp_
         for seed in result["seeds"]:  # fine-tuning saw the heads' training examples
             tuned = json.loads((tmp_path / "runs" / f"{name}-finetune-seed{seed}" / "results.json").read_text())
             assert tuned["train_examples"] == task["examples"]["train"] and tuned["config"]["seed"] == seed
+
+
+def test_towers_train_a_real_cross_encoder_and_the_dual_tower_for_the_same_steps(tmp_path):
+    out = experiments.run_experiment("towers", quick=True, out=tmp_path)
+    result = read(out.parent)
+    rows = result["rows"]
+    assert {(r["set"], r["tower"], r["seed"]) for r in rows} == {
+        (s, t, seed) for s in ("halves", "word_order") for t in ("single", "dual") for seed in result["seeds"]}
+    for set_name, used in result["recipes"].items():
+        assert used["single"]["options"]["joint_layers"] == 0  # one joint input through every layer
+        assert used["single"]["max_length"] == 2 * used["dual"]["max_length"]  # the pair, and each text
+        assert len({r["steps"] for r in rows if r["set"] == set_name}) == 1
+        first = json.loads((tmp_path / "runs" / f"{set_name}-single-seed{result['seeds'][0]}" / "results.json").read_text())
+        assert first["options"]["joint_layers"] == 0 and first["task"] == "single_tower"
+    from tasks.engine.checkpoint import task_class
+    from tasks.engine.runner import load_split
+
+    test = load_split(task_class("dual_tower"), towers.SETS["word_order"][0], "test",
+                      result["recipes"]["word_order"]["dual"]["limits"]["test"], result["seeds"][0])
+    assert all(sorted(e["text_a"]) == sorted(e["text_b"]) for e in test)
+    share = round(sum(e["label"] == "1" for e in test) / len(test), 4)
+    assert result["per_set"]["word_order"]["overlap_baseline"] in (share, 1 - share)  # it can only guess one label
+    for s in ("halves", "word_order"):
+        p = result["per_set"][s]
+        assert 0 <= p["dual"]["recall@1"] <= p["dual"]["recall@10"] <= 1
+        assert p["dual_then_single"]["recall@10"] <= p["dual"]["recall@10"] or p["top"] > 10  # rerank of the top
+        assert p["ms_per_query"]["single"] > 0 and p["ms_per_query"]["dual"] > 0

