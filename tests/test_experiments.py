@@ -104,3 +104,24 @@ def test_towers_train_a_real_cross_encoder_and_the_dual_tower_for_the_same_steps
         assert 0 <= p["dual"]["recall@1"] <= p["dual"]["recall@10"] <= 1
         assert p["dual_then_single"]["recall@10"] <= p["dual"]["recall@10"] or p["top"] > 10  # rerank of the top
         assert p["ms_per_query"]["single"] > 0 and p["ms_per_query"]["dual"] > 0
+
+
+def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_steps(tmp_path):
+    out = experiments.run_experiment("pretraining", quick=True, out=tmp_path)
+    result = read(out.parent)
+    rows = result["rows"]
+    for task in ("classification", "ner"):
+        for size in result["sizes"]:
+            at = [r for r in rows if r["task"] == task and r["size"] == size]
+            assert sorted((r["init"], r["seed"]) for r in at) == sorted(
+                (i, s) for i in ("ngram", "pretrained", "scratch") for s in result["seeds"])
+            assert len({r["steps"] for r in at if r["init"] != "ngram"}) == 1  # equal steps at each size
+            for r in at:
+                if r["init"] == "ngram":
+                    assert 0 <= r["metric"] <= 1
+                    continue
+                run = json.loads((tmp_path / "runs" / f"{task}-{size}-{r['init']}-seed{r['seed']}" / "results.json")
+                                 .read_text())
+                assert run["train_examples"] == size and run["config"]["seed"] == r["seed"]
+                assert run["model"] == ("random:" if r["init"] == "scratch" else "") + result["model"]
+                assert run["config"]["train_layers"] == 0  # every weight trains, from either start

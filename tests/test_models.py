@@ -72,6 +72,31 @@ def test_offline_encoder_with_fewer_layers(encoder_dir):
     assert described["kind"] == "offline" and described["layers"] == 2
 
 
+def test_random_prefix_builds_the_architecture_with_fresh_weights_that_follow_the_seed(encoder_dir):
+    import numpy as np
+    import paddle
+
+    pretrained = models.load_model("e5-small-zh@1", "encoder")
+    paddle.seed(1)
+    scratch = models.load_model("random:e5-small-zh@1", "encoder")
+    paddle.seed(1)
+    again = models.load_model("random:e5-small-zh@1", "encoder")
+    paddle.seed(2)
+    other = models.load_model("random:e5-small-zh@1", "encoder")
+    mine, theirs = scratch.state_dict(), pretrained.state_dict()
+    assert type(scratch) is type(pretrained) and len(scratch.encoder.layers) == 1
+    assert {k: list(v.shape) for k, v in mine.items()} == {k: list(v.shape) for k, v in theirs.items()}
+    key = "encoder.layers.0.linear1.weight"
+    assert not np.allclose(mine[key].numpy(), theirs[key].numpy())
+    assert abs(float(mine[key].numpy().std()) - scratch.config.initializer_range) < 0.005  # PaddleNLP's init
+    assert np.array_equal(mine[key].numpy(), again.state_dict()[key].numpy())
+    assert not np.array_equal(mine[key].numpy(), other.state_dict()[key].numpy())
+    assert models.load_tokenizer("random:e5-small-zh@1").vocab_size == models.load_tokenizer("e5-small-zh").vocab_size
+    assert models.describe("random:e5-small-zh@1")["random_init"] is True
+    with pytest.raises(ModelError, match="random:NAME"):
+        models.resolve("random:")
+
+
 @pytest.mark.parametrize("name,cls", [("tiny-bert", "BertForTokenClassification"),
                                       ("tiny-ernie", "ErnieForTokenClassification")])
 def test_tiny_models_are_real_paddlenlp_classes(encoder_dir, name, cls):

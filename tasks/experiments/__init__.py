@@ -23,6 +23,9 @@ EXPERIMENTS = {  # name -> (module, what it shows)
     "feature_mix": ("tasks.experiments.feature_mix",
                     "基于特征与微调：冻结编码器的最上层、最好的单层、ELMo 式加权混合各层，对比微调最上面几层"
                     "（情感、NER、匹配；画出各任务学到的层权重）"),
+    "pretraining": ("tasks.experiments.pretraining",
+                    "预训练与从零训练：同一结构（编码器前 2 层），预训练权重与随机初始化，250 / 1000 / 4000 个训练样本，"
+                    "外加字符 n-gram 逻辑回归（情感、NER；数据效率曲线）"),
     "towers": ("tasks.experiments.towers",
                "单塔（真正的交叉编码器）与双塔：同一编码器、同样的数据和步数；评论前后半句与词序（实体互换）两套数据；"
                "每个查询的耗时；双塔召回、单塔重排"),

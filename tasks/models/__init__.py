@@ -6,12 +6,15 @@ A name is one of
   * a tiny randomly initialised model for tests: ``tiny-bert`` / ``tiny-ernie``,
   * a PaddleNLP hub name (``ernie-3.0-medium-zh``, ``bert-base-chinese``, ...),
     downloaded by PaddleNLP when online and cached under ~/.paddlenlp/models,
-  * a local directory written by ``save_pretrained``.
+  * a local directory written by ``save_pretrained``,
+  * ``random:NAME``: NAME's architecture and tokenizer with randomly initialised weights (training
+    from scratch; the init follows ``paddle.seed``, which training sets from ``--seed``).
 Append ``@N`` to any name to use only the first N encoder layers
 (e.g. ``e5-small-zh@4``): the fastest way to trade accuracy for CPU time.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -29,15 +32,21 @@ TINY_MODELS = {
     "tiny-ernie": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
 }
 HEADS = ("encoder", "sequence", "token")
+RANDOM_PREFIX = "random:"
 
 
 @dataclass(frozen=True)
 class ModelSource:
     name: str            # what the user asked for, without @layers
-    kind: str            # offline | tiny | hub | local
+    kind: str            # offline | tiny | hub | local (random: see ``random_init``)
     location: str        # directory or hub name handed to from_pretrained
     family: str          # bert | ernie | ... (PaddleNLP model_type)
     layers: int | None   # keep only the first N encoder layers
+    random_init: bool = False  # random:NAME: the architecture only
+
+
+def split_random(name: str) -> tuple[str, bool]:
+    return (name[len(RANDOM_PREFIX):], True) if name.startswith(RANDOM_PREFIX) else (name, False)
 
 
 def split_layers(name: str) -> tuple[str, int | None]:
@@ -68,6 +77,12 @@ def _is_cached(name: str) -> bool:
 
 
 def resolve(name: str) -> ModelSource:
+    name, random_init = split_random(name)
+    if random_init:
+        if not name or name.startswith(RANDOM_PREFIX):
+            raise ModelError(f"model name {RANDOM_PREFIX}{name!r}: expected {RANDOM_PREFIX}NAME with NAME a model "
+                             f"(e.g. {RANDOM_PREFIX}{OFFLINE_ENCODER}@2)")
+        return dataclasses.replace(resolve(name), random_init=True)
     base, layers = split_layers(name)
     if base == OFFLINE_ENCODER:
         from tasks.models import offline_encoder
@@ -104,6 +119,8 @@ def resolve(name: str) -> ModelSource:
 
 def load_tokenizer(name: str):
     source = resolve(name)
+    if source.random_init:
+        return load_tokenizer(split_random(name)[0])
     location = source.location
     if source.kind in ("offline", "tiny"):  # tiny models share the offline encoder's vocabulary
         from tasks.models import offline_encoder
@@ -145,6 +162,8 @@ def _tiny_model(source: ModelSource, head: str, num_labels: int | None):
 def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
     """Build a model with the given head. Pretrained weights where the name has them."""
     source = resolve(name)
+    if source.random_init:
+        return _random_model(source, head, num_labels)
     if source.kind == "tiny":
         return _tiny_model(source, head, num_labels)
     location = source.location
@@ -161,6 +180,25 @@ def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
     return _guarded(lambda: cls.from_pretrained(location, **kwargs), source)
 
 
+def _random_model(source: ModelSource, head: str, num_labels: int | None):
+    """NAME's configuration (its first N layers) with fresh weights: PaddleNLP's own initialisation."""
+    if source.kind == "tiny":
+        return _tiny_model(source, head, num_labels)  # random already
+    from paddlenlp.transformers import AutoConfig
+
+    location = source.location
+    if source.kind == "offline":
+        from tasks.models import offline_encoder
+
+        location = str(offline_encoder.ensure_built(REPO_ROOT))
+    config = _guarded(lambda: AutoConfig.from_pretrained(location), source)
+    if source.layers:
+        config.num_hidden_layers = source.layers
+    if num_labels and head != "encoder":
+        config.num_labels = num_labels
+    return _auto_class(head).from_config(config)
+
+
 def _guarded(load, source: ModelSource):
     try:
         return load()
@@ -172,4 +210,4 @@ def _guarded(load, source: ModelSource):
 def describe(name: str) -> dict:
     source = resolve(name)
     return {"name": source.name, "kind": source.kind, "family": source.family,
-            "location": source.location, "layers": source.layers}
+            "location": source.location, "layers": source.layers, "random_init": source.random_init}
