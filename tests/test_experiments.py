@@ -125,3 +125,46 @@ def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_ste
                 assert run["train_examples"] == size and run["config"]["seed"] == r["seed"]
                 assert run["model"] == ("random:" if r["init"] == "scratch" else "") + result["model"]
                 assert run["config"]["train_layers"] == 0  # every weight trains, from either start
+
+
+def test_masking_continues_pretraining_three_ways_and_fine_tunes_each_result(tmp_path):
+    from tasks.experiments import masking
+
+    out = experiments.run_experiment("masking", quick=True, out=tmp_path)
+    result = read(out.parent)
+    assert set(result["pretrained"]) == {"char", "word", "entity"}
+    for scheme, p in result["pretrained"].items():
+        assert set(p["held_out_accuracy"]) == {"char", "word", "entity"}
+        assert all(0 <= v <= 1 for v in p["held_out_accuracy"].values())
+        assert (tmp_path / "models" / masking.model_name(scheme) / "config.json").is_file()
+        for task in ("ner", "classification"):
+            runs = [r for r in result["rows"] if (r["scheme"], r["task"]) == (scheme, task)]
+            assert [r["seed"] for r in runs] == result["seeds"] and len({r["steps"] for r in runs}) == 1
+
+
+def test_masking_units_are_whole_words_and_entities(encoder_dir):
+    import numpy as np
+
+    from tasks import recipes
+    from tasks.engine.checkpoint import task_class
+    from tasks.experiments import masking
+
+    task = task_class("ner")("e5-small-zh", ["O"], 64, recipes.get("ner", "quick").task_options())
+    text = {"chars": list("新华社记者在北京大学附属医院采访了患者"), "entities": [(0, 3), (6, 14)]}
+    chars = masking.units(text, "char")
+    words = masking.units(text, "word")
+    entities = masking.units(text, "entity")
+    assert len(chars) == len(text["chars"]) and all(b - a == 1 for a, b in chars)
+    assert all(span in entities for span in text["entities"])  # an entity is one unit, however jieba cuts it
+    assert (6, 14) not in words and (6, 10) in words and len(words) < len(chars)  # jieba: 北京大学/附属/医院
+    feature = masking.encode(task, text, "entity")
+    pieces = [p for u in feature["units"] for p in u]
+    assert len(pieces) == len(set(pieces))  # every piece in one unit
+    tokenizer = task.tokenizer
+    rng = np.random.default_rng(0)
+    ids, positions, originals = masking.mask(feature, rng, len(tokenizer), tokenizer.mask_token_id,
+                                             set(tokenizer.all_special_ids))
+    assert positions and [feature["input_ids"][p] for p in positions] == originals
+    masked_units = [u for u in feature["units"] if set(u) & set(positions)]
+    assert all(set(u) <= set(positions) for u in masked_units)  # whole units only
+    assert abs(len(positions) - 0.15 * (len(ids) - 2)) <= max(len(u) for u in feature["units"])

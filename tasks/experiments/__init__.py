@@ -23,6 +23,9 @@ EXPERIMENTS = {  # name -> (module, what it shows)
     "feature_mix": ("tasks.experiments.feature_mix",
                     "基于特征与微调：冻结编码器的最上层、最好的单层、ELMo 式加权混合各层，对比微调最上面几层"
                     "（情感、NER、匹配；画出各任务学到的层权重）"),
+    "masking": ("tasks.experiments.masking",
+                "ERNIE 式掩码与逐字掩码：用三种掩码（逐片段、jieba 整词、MSRA 实体）继续预训练同样的步数，"
+                "比较留出文本的 MLM 准确率，再各自微调 NER 与情感"),
     "pretraining": ("tasks.experiments.pretraining",
                     "预训练与从零训练：同一结构（编码器前 2 层），预训练权重与随机初始化，250 / 1000 / 4000 个训练样本，"
                     "外加字符 n-gram 逻辑回归（情感、NER；数据效率曲线）"),

@@ -6,7 +6,8 @@ A name is one of
   * a tiny randomly initialised model for tests: ``tiny-bert`` / ``tiny-ernie``,
   * a PaddleNLP hub name (``ernie-3.0-medium-zh``, ``bert-base-chinese``, ...),
     downloaded by PaddleNLP when online and cached under ~/.paddlenlp/models,
-  * a local directory written by ``save_pretrained``,
+  * a local directory written by ``save_pretrained``, or the name of one under data/models/
+    (the masking experiment saves its continued encoders there: ``e5-zh-mlm-word``),
   * ``random:NAME``: NAME's architecture and tokenizer with randomly initialised weights (training
     from scratch; the init follows ``paddle.seed``, which training sets from ``--seed``).
 Append ``@N`` to any name to use only the first N encoder layers
@@ -33,6 +34,7 @@ TINY_MODELS = {
 }
 HEADS = ("encoder", "sequence", "token")
 RANDOM_PREFIX = "random:"
+SAVED_DIR = REPO_ROOT / "data" / "models"  # a model saved here is also known by its folder's name
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def resolve(name: str) -> ModelSource:
     if base in TINY_MODELS:
         return ModelSource(base, "tiny", base, base.split("-", 1)[1], layers)
     path = Path(base).expanduser()
+    if os.sep not in base and (SAVED_DIR / base / "config.json").is_file():  # e.g. the masking experiment's
+        path = SAVED_DIR / base
     if path.is_dir():
         config = path / "config.json"
         if not config.is_file():
