@@ -72,7 +72,8 @@ def test_feature_mix_compares_frozen_layers_with_fine_tuning_on_three_tasks(tmp_
         assert sorted({(r["method"], r["seed"]) for r in rows}) == sorted(
             (m, s) for m in ("top", "best", "mix", "finetune") for s in result["seeds"])
         assert {r["steps"] for r in rows} == {task["steps"]}  # heads and fine-tuning: equal steps
-        assert task["best_layer"] == max(range(task["layers"]), key=lambda j: task["probe_dev_by_layer"][j])
+        assert task["head_lr_dev"][f"{task['head_lr']:g}"] == max(task["head_lr_dev"].values())  # chosen on dev
+        assert task["probe_dev_by_layer"][task["best_layer"]] == max(task["probe_dev_by_layer"])
         assert len(task["mix_weights_mean"]) == task["layers"] and sum(task["mix_weights_mean"]) == pytest.approx(1, abs=1e-3)
         for seed in result["seeds"]:  # fine-tuning saw the heads' training examples
             tuned = json.loads((tmp_path / "runs" / f"{name}-finetune-seed{seed}" / "results.json").read_text())
