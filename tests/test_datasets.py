@@ -143,6 +143,7 @@ def test_word_order_pairs_hold_the_same_characters_and_no_text_tells_the_label(b
     assert len(originals) == pairs // 2  # each sentence gives one pair of each label
     assert all(len({split for split, _ in marks}) == 1 for marks in originals.values())  # splits by sentence
     assert entry["baseline"]["test_accuracy"] == 0.5  # character overlap cannot tell
+    assert abs(entry["change_baseline"]["test_accuracy"] - 0.5) < 0.06  # nor how many positions changed
 
 
 def test_length_baseline_catches_a_length_shortcut():

