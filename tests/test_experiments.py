@@ -115,7 +115,7 @@ def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_ste
         for size in result["sizes"]:
             at = [r for r in rows if r["task"] == task and r["size"] == size]
             assert sorted((r["init"], r["seed"]) for r in at) == sorted(
-                (i, s) for i in ("ngram", "pretrained", "scratch") for s in result["seeds"])
+                [("ngram", 0)] + [(i, s) for i in ("pretrained", "scratch") for s in result["seeds"]])
             assert len({r["steps"] for r in at if r["init"] != "ngram"}) == 1  # equal steps at each size
             for r in at:
                 if r["init"] == "ngram":
@@ -125,7 +125,7 @@ def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_ste
                                  .read_text())
                 assert run["train_examples"] == size and run["config"]["seed"] == r["seed"]
                 assert run["model"] == ("random:" if r["init"] == "scratch" else "") + result["model"]
-                assert run["config"]["train_layers"] == 0  # every weight trains, from either start
+                assert run["config"]["train_layers"] == 0  # every layer trains, from either start
 
 
 def test_masking_continues_pretraining_three_ways_and_fine_tunes_each_result(tmp_path):

@@ -27,7 +27,7 @@ EXPERIMENTS = {  # name -> (module, what it shows)
                 "ERNIE 式掩码与逐字掩码：用三种掩码（逐片段、jieba 整词、MSRA 实体）继续预训练同样的步数，"
                 "比较留出文本的 MLM 准确率，再各自微调 NER 与情感"),
     "pretraining": ("tasks.experiments.pretraining",
-                    "预训练与从零训练：同一结构（编码器前 2 层），预训练权重与随机初始化，250 / 1000 / 4000 个训练样本，"
+                    "预训练与从零训练：同一结构（编码器第 1 层），预训练权重与随机初始化，250 / 1000 / 4000 个训练样本，"
                     "外加字符 n-gram 逻辑回归（情感、NER；数据效率曲线）"),
     "towers": ("tasks.experiments.towers",
                "单塔（真正的交叉编码器）与双塔：同一编码器、同样的数据和步数；评论前后半句与词序（实体互换）两套数据；"

@@ -1,11 +1,13 @@
 """Pretrained vs from scratch, at 250 / 1,000 / 4,000 labelled examples (sentiment and NER).
 
-The same architecture (the offline encoder's first 2 layers, with its embeddings and tokenizer)
+The same architecture (the offline encoder's first layer, with its embeddings and tokenizer)
 trained the same way from two starting points: its pretrained weights, or random ones
-(``random:e5-small-zh@2``, PaddleNLP's own initialisation). At each size both train the same steps
-(the small sets see their examples more often) with every weight trainable. Beside them, a
+(``random:e5-small-zh@1``, PaddleNLP's own initialisation). At each size both train the same steps
+(the small sets see their examples more often) on the same examples; the layers and the head train, the
+word embeddings stay as they started (in both). Beside them, a
 character n-gram logistic regression (sentiment: TF-IDF of 1-3 character n-grams; NER: each
-character's window of characters and bigrams, tags per character). Three seeds per point; the
+character's window of characters and bigrams, tags per character). Three seeds per point (the seed
+changes the initialisation and the order; the examples are one fixed draw per size); the
 course: pretraining helps most when labelled data is scarce.
 """
 from __future__ import annotations
@@ -20,10 +22,10 @@ from tasks.experiments import markdown_table, spread
 
 TASKS = {"classification": "情感分类（准确率）", "ner": "命名实体识别（F1）"}
 SIZES = (250, 1000, 4000)
-STEPS = {250: 40, 1000: 64, 4000: 125}  # both starting points: the same steps at each size
+STEPS = {250: 30, 1000: 50, 4000: 100}  # both starting points: the same steps at each size
 INITS = {"pretrained": "预训练权重", "scratch": "随机初始化（从零训练）", "ngram": "字符 n-gram 逻辑回归"}
 SEEDS = (1, 2, 3)
-MODEL = "e5-small-zh@2"
+MODEL = "e5-small-zh@1"
 
 
 def settings(task: str, quick: bool):
@@ -33,9 +35,12 @@ def settings(task: str, quick: bool):
         return (dataclasses.replace(recipe, train=recipe.train | {"train_layers": 0}), (16, 48),
                 {16: 2, 48: 4}, SEEDS[:2], "tiny-bert")
     recipe = recipes.get(task, "demo")
-    train = recipe.train | {"train_layers": 0, "learning_rate": 5e-4, "eval_every": 1000, "cache_dir": ""}
+    # every layer trains; the word embeddings stay as they start (pretrained or random) in both: updating
+    # their 40M weights would cost more than the two layers
+    train = recipe.train | {"train_layers": 0, "freeze_embeddings": True, "learning_rate": 5e-4, "eval_every": 1000,
+                            "cache_dir": ""}
     return (dataclasses.replace(recipe, model=MODEL, max_length=64, train=train,
-                                limits={"dev": 300}), SIZES, STEPS, SEEDS, MODEL)  # the whole test split
+                                limits={"dev": 200, "test": 1000}), SIZES, STEPS, SEEDS, MODEL)
 
 
 # -- the character n-gram baselines (scikit-learn) --------------------------------------------------
@@ -85,16 +90,16 @@ def run_task(task_name: str, quick: bool, out: Path) -> list[dict]:
     baseline = ngram_sentiment if task_name == "classification" else ngram_ner
     rows = []
     for size in sizes:
+        # the same `size` labelled examples for every seed and both starts (seeds change init and order)
+        train = load_split(cls, "offline", "train", size, seeds[0])
+        rows.append({"task": task_name, "size": size, "init": "ngram", "seed": 0, "steps": 0,
+                     "metric": round(baseline(train, test), 4)})  # deterministic: one fit
         for seed in seeds:
-            # every seed draws its own `size` examples: the spread includes which examples were labelled
-            train = load_split(cls, "offline", "train", size, seed)
-            rows.append({"task": task_name, "size": size, "init": "ngram", "seed": seed, "steps": 0,
-                         "metric": round(baseline(train, test), 4)})
             for init, name in (("pretrained", model), ("scratch", f"random:{model}")):
                 run = dataclasses.replace(recipe, limits=recipe.limits | {"train": size},
                                           train=recipe.train | {"seed": seed, "max_steps": steps[size]})
                 result = run.run_train(out / "runs" / f"{task_name}-{size}-{init}-seed{seed}", model=name,
-                                       overwrite=True)
+                                       overwrite=True, limits_seed=seeds[0])
                 assert result["train_examples"] == len(train)
                 rows.append({"task": task_name, "size": size, "init": init, "seed": seed, "steps": result["steps"],
                              "metric": round(result["metric"], 4)})
