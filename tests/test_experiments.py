@@ -84,27 +84,36 @@ def test_towers_train_a_real_cross_encoder_and_the_dual_tower_for_the_same_steps
     out = experiments.run_experiment("towers", quick=True, out=tmp_path)
     result = read(out.parent)
     rows = result["rows"]
-    assert {(r["set"], r["tower"], r["seed"]) for r in rows} == {
-        (s, t, seed) for s in ("halves", "word_order") for t in ("single", "dual") for seed in result["seeds"]}
-    for set_name, used in result["recipes"].items():
-        assert used["single"]["options"]["joint_layers"] == 0  # one joint input through every layer
-        assert used["single"]["max_length"] == 2 * used["dual"]["max_length"]  # the pair, and each text
-        assert len({r["steps"] for r in rows if r["set"] == set_name}) == 1
-        first = json.loads((tmp_path / "runs" / f"{set_name}-single-seed{result['seeds'][0]}" / "results.json").read_text())
-        assert first["options"]["joint_layers"] == 0 and first["task"] == "single_tower"
+    assert {(r["tower"], r["seed"]) for r in rows} == {(t, seed) for t in ("single", "dual") for seed in result["seeds"]}
+    used = result["recipes"]
+    assert used["single"]["options"]["joint_layers"] == 0  # one joint input through every layer
+    assert used["single"]["max_length"] == 2 * used["dual"]["max_length"]  # the pair, and each text
+    assert used["single"]["train"] == used["dual"]["train"] and len({r["steps"] for r in rows}) == 1
+    first = json.loads((tmp_path / "runs" / f"halves-single-seed{result['seeds'][0]}" / "results.json").read_text())
+    assert first["options"]["joint_layers"] == 0 and first["task"] == "single_tower"
+    r = result["retrieval"]
+    assert 0 <= r["dual"]["recall@1"] <= r["dual"]["recall@10"] <= 1
+    assert 0 <= r["dual_then_single"]["recall@1"] <= r["dual_then_single"]["recall@10"] <= 1
+    assert r["ms_per_query"]["single"] > 0 and r["ms_per_query"]["dual"] > 0
+    assert f"{result['summary']['single_minus_dual']['mean']:+.4f}" in result["conclusion"]
+
+
+def test_word_order_compares_the_towers_on_pairs_of_the_same_characters(tmp_path):
     from tasks.engine.checkpoint import task_class
     from tasks.engine.runner import load_split
 
+    out = experiments.run_experiment("word_order", quick=True, out=tmp_path)
+    result = read(out.parent)
+    assert {(r["tower"], r["seed"]) for r in result["rows"]} == {
+        (t, seed) for t in ("single", "dual") for seed in result["seeds"]}
+    run = json.loads((tmp_path / "runs" / f"word_order-single-seed{result['seeds'][0]}" / "results.json").read_text())
+    assert run["data"].endswith("matching_word_order")
     test = load_split(task_class("dual_tower"), towers.SETS["word_order"][0], "test",
-                      result["recipes"]["word_order"]["dual"]["limits"]["test"], result["seeds"][0])
+                      result["recipes"]["dual"]["limits"]["test"], result["seeds"][0])
     assert all(sorted(e["text_a"]) == sorted(e["text_b"]) for e in test)
     share = round(sum(e["label"] == "1" for e in test) / len(test), 4)
-    assert result["per_set"]["word_order"]["overlap_baseline"] in (share, 1 - share)  # it can only guess one label
-    for s in ("halves", "word_order"):
-        p = result["per_set"][s]
-        assert 0 <= p["dual"]["recall@1"] <= p["dual"]["recall@10"] <= 1
-        assert p["dual_then_single"]["recall@10"] <= p["dual"]["recall@10"] or p["top"] > 10  # rerank of the top
-        assert p["ms_per_query"]["single"] > 0 and p["ms_per_query"]["dual"] > 0
+    assert result["baselines"]["overlap"] in (share, 1 - share)  # same characters: it can only guess one label
+    assert set(result["baselines"]) == {"chance", "overlap", "changed_positions"}
 
 
 def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_steps(tmp_path):

@@ -2,14 +2,12 @@
 
 The single tower reads ``[CLS] a [SEP] b [SEP]`` through every layer of the encoder (the texts attend
 to each other from the first layer; the top 2 layers are trained, as the dual tower's); the dual
-tower encodes each text alone. Two matching sets:
-  halves      the derived review halves (data/matching_derived): is b the rest of a's review?
-  word_order  PAWS-style (data/matching_word_order): the same characters, two entities swapped;
-              coordinated (same meaning) or in different roles (different meaning).
-Reported: test accuracy over seeds with the chance and character-overlap baselines; the time to
-score one query against its candidates with each model as it runs (no cache); and retrieval
-(recall@1/@10) with the dual tower alone and with the single tower reranking the dual tower's top
-candidates.
+tower encodes each text alone. ``towers`` compares them on the derived review halves
+(data/matching_derived: is b the rest of a's review?), with the time to score one query against its
+candidates with each model as it runs (no cache) and retrieval (recall@1/@10) with the dual tower
+alone and with the single tower reranking the dual tower's top candidates. ``word_order``
+(tasks/experiments/word_order.py) runs the same comparison on the word-order set
+(data/matching_word_order). Both: test accuracy over seeds with chance and the baselines.
 """
 from __future__ import annotations
 
@@ -28,7 +26,7 @@ SETS = {"halves": ("offline", "评论前后半句（派生）"), "word_order": (
 MAX_LENGTHS = {"halves": 64, "word_order": 90}  # tokens per text (the single tower's joint input: twice that)
 TOWERS = {"single": "单塔（交叉编码器）", "dual": "双塔"}
 SEEDS = (1, 2, 3)
-STEPS = 150
+STEPS = 100  # about 3 epochs of 1,000 pairs
 RERANK_QUERIES, RERANK_TOP = 100, 20  # queries reranked (first seed's models), candidates each from the dual tower
 LATENCY_QUERIES = 10
 
@@ -42,7 +40,7 @@ def settings(quick: bool, set_name: str = "halves"):
     if quick:
         return {"single": dataclasses.replace(single, max_length=2 * length),
                 "dual": dataclasses.replace(dual, max_length=length)}, SEEDS[:2]
-    limits = {"train": 2400, "dev": 300, "test": 700}  # the word-order train split has ~1,700 pairs
+    limits = {"train": 1000, "dev": 300, "test": 700}  # the word-order splits are 1,014 / 126 / 338 pairs
     train = dict(recipes.DEMO_TRAIN, learning_rate=2e-4, train_layers=2, max_steps=STEPS, eval_every=50)
     return {"single": dataclasses.replace(single, max_length=2 * length, limits=limits, train=train),  # both texts
             "dual": dataclasses.replace(dual, max_length=length, limits=limits, train=train)}, SEEDS
@@ -108,94 +106,118 @@ def rerank_and_time(single_dir: Path, dual_dir: Path, examples: list[dict]) -> d
             "ms_per_query": {k: round(1000 * float(np.median(v[1:])), 1) for k, v in timings.items()}}  # 1st: warm-up
 
 
-def run(quick: bool, out: Path) -> dict:
+def change_accuracy(data: str, recipe) -> float:
+    """The changed-positions baseline on the examples the towers see (word order: how much a swap moved)."""
+    from tasks.data.build import threshold_baseline
+    from tasks.data.word_order import position_agreement
+    from tasks.engine.checkpoint import task_class
+    from tasks.engine.runner import load_split
+
+    cls = task_class("dual_tower")
+    dev, test = (load_split(cls, data, split, recipe.limits.get(split), SEEDS[0]) for split in ("dev", "test"))
+    return threshold_baseline(dev, test, position_agreement)["test_accuracy"]
+
+
+def run_set(set_name: str, quick: bool, out: Path) -> dict:
+    """Both towers over the seeds on one set; the baselines; (review halves) retrieval and latency."""
     from tasks.data.build import ensure_built
     from tasks.engine.checkpoint import task_class
     from tasks.engine.runner import load_split
 
     ensure_built(REPO_ROOT)
-    rows, per_set, used = [], {}, {}
-    for set_name, (data, _) in SETS.items():
-        towers, seeds = settings(quick, set_name)
-        used[set_name] = {t: dataclasses.asdict(r) for t, r in towers.items()}
-        folders = {}
-        for seed in seeds:
-            for tower, recipe in towers.items():
-                tuned = dataclasses.replace(recipe, train=recipe.train | {"seed": seed})
-                folder = out / "runs" / f"{set_name}-{tower}-seed{seed}"
-                result = tuned.run_train(folder, data=data, overwrite=True, limits_seed=seeds[0])
-                folders.setdefault(tower, folder)
-                rows.append({"set": set_name, "tower": tower, "seed": seed, "steps": result["steps"],
-                             "accuracy": round(result["metric"], 4), "test_examples": result["test_examples"],
-                             "minutes": round(result.get("minutes", 0.0), 2)})
+    data = SETS[set_name][0]
+    towers, seeds = settings(quick, set_name)
+    rows, folders = [], {}
+    for seed in seeds:
+        for tower, recipe in towers.items():
+            tuned = dataclasses.replace(recipe, train=recipe.train | {"seed": seed})
+            folder = out / "runs" / f"{set_name}-{tower}-seed{seed}"
+            result = tuned.run_train(folder, data=data, overwrite=True, limits_seed=seeds[0])
+            folders.setdefault(tower, folder)
+            rows.append({"set": set_name, "tower": tower, "seed": seed, "steps": result["steps"],
+                         "accuracy": round(result["metric"], 4), "test_examples": result["test_examples"],
+                         "minutes": round(result.get("minutes", 0.0), 2)})
+    baselines = {"chance": 0.5, "overlap": round(overlap_accuracy(data, towers["dual"]), 4)}
+    if set_name == "word_order":
+        baselines["changed_positions"] = round(change_accuracy(data, towers["dual"]), 4)
+    summary = {t: spread([r["accuracy"] for r in rows if r["tower"] == t]) for t in TOWERS}
+    summary["single_minus_dual"] = spread([a["accuracy"] - b["accuracy"] for a, b in zip(
+        [r for r in rows if r["tower"] == "single"], [r for r in rows if r["tower"] == "dual"])])
+    result = {"set": set_name, "recipes": {t: dataclasses.asdict(r) for t, r in towers.items()},
+              "seeds": list(seeds), "rows": rows, "summary": summary, "baselines": baselines}
+    if set_name == "halves":
         test = load_split(task_class("dual_tower"), data, "test", towers["dual"].limits.get("test"), seeds[0])
-        per_set[set_name] = {"overlap_baseline": round(overlap_accuracy(data, towers["dual"]), 4), "chance": 0.5,
-                             **rerank_and_time(folders["single"] / "best", folders["dual"] / "best", test)}
-    summary = {s: {t: spread([r["accuracy"] for r in rows if r["set"] == s and r["tower"] == t]) for t in TOWERS}
-               for s in SETS}
-    for s in SETS:
-        gaps = [a["accuracy"] - b["accuracy"] for a, b in zip(
-            [r for r in rows if r["set"] == s and r["tower"] == "single"],
-            [r for r in rows if r["set"] == s and r["tower"] == "dual"])]
-        summary[s]["single_minus_dual"] = spread(gaps)
-    table_rows = []
-    for s, (_, set_label) in SETS.items():
-        for t, tower_label in TOWERS.items():
-            acc = summary[s][t]
-            table_rows.append({"数据": set_label, "模型": tower_label, "测试准确率 均值": acc["mean"], "标准差": acc["std"],
-                               "最低": acc["min"], "最高": acc["max"],
-                               "字符重合基线": per_set[s]["overlap_baseline"],
-                               "每个查询耗时 ms": per_set[s]["ms_per_query"][t]})
-    table = markdown_table(table_rows, ["数据", "模型", "测试准确率 均值", "标准差", "最低", "最高", "字符重合基线",
-                                        "每个查询耗时 ms"])
-    recall_rows = [{"数据": SETS[s][1], "方法": method, **per_set[s][key]}
-                   for s in SETS for key, method in (("dual", "双塔检索"),
-                                                     ("dual_then_single", f"双塔取前 {RERANK_TOP} 个，单塔重排"))]
-    table += "\n\n" + markdown_table(recall_rows, ["数据", "方法", "recall@1", "recall@10"])
-    parts = []
-    for s, (_, set_label) in SETS.items():
-        d, p = summary[s]["single_minus_dual"], per_set[s]
-        parts.append(f"{set_label}：单塔 {summary[s]['single']['mean']:.4f}，双塔 {summary[s]['dual']['mean']:.4f}"
-                     f"（单塔减双塔 {d['mean']:+.4f}，逐种子 {d['min']:+.4f} 到 {d['max']:+.4f}；字符重合基线 "
-                     f"{p['overlap_baseline']:.4f}，随机 0.5）；重排 recall@1 {p['dual']['recall@1']:.2f} → "
-                     f"{p['dual_then_single']['recall@1']:.2f}")
-    conclusion = (f"{len(seeds)} 个种子，两种模型步数相同（{rows[0]['steps']} 步）。" + "；".join(parts) +
-                  f"。每个查询对 {RERANK_TOP} 个候选打分：单塔 {per_set['halves']['ms_per_query']['single']:g} ms，"
-                  f"双塔 {per_set['halves']['ms_per_query']['dual']:g} ms（候选向量已在索引里）。")
-    figure(rows, summary, per_set, out / "figure.png")
-    return {"recipes": used, "seeds": list(seeds), "rows": rows,
-            "summary": summary, "per_set": per_set, "table": table, "conclusion": conclusion}
+        result["retrieval"] = rerank_and_time(folders["single"] / "best", folders["dual"] / "best", test)
+    return result
 
 
-def figure(rows, summary, per_set, path: Path):
+BASELINE_NAMES = {"overlap": "字符重合基线", "changed_positions": "改动位置基线"}
+
+
+def report(result: dict, path: Path) -> dict:
+    """Table, conclusion and figure of one set's result."""
+    s, summary, baselines = result["set"], result["summary"], result["baselines"]
+    label = SETS[s][1]
+    rows = []
+    for t, tower_label in TOWERS.items():
+        acc = summary[t]
+        rows.append({"数据": label, "模型": tower_label, "测试准确率 均值": acc["mean"], "标准差": acc["std"],
+                     "最低": acc["min"], "最高": acc["max"]})
+    table = markdown_table(rows, ["数据", "模型", "测试准确率 均值", "标准差", "最低", "最高"])
+    table += "\n\n" + markdown_table([{"基线": BASELINE_NAMES.get(k, "随机"), "测试准确率": v} for k, v in baselines.items()],
+                                     ["基线", "测试准确率"])
+    d = summary["single_minus_dual"]
+    conclusion = (f"{len(result['seeds'])} 个种子，两种模型步数相同（{result['rows'][0]['steps']} 步）。{label}：单塔 "
+                  f"{summary['single']['mean']:.4f}，双塔 {summary['dual']['mean']:.4f}（单塔减双塔 {d['mean']:+.4f}，逐种子 "
+                  f"{d['min']:+.4f} 到 {d['max']:+.4f}）；" +
+                  "，".join(f"{BASELINE_NAMES.get(k, '随机')} {v:.4f}" for k, v in baselines.items()) + "。")
+    if "retrieval" in result:
+        r = result["retrieval"]
+        table += "\n\n" + markdown_table(
+            [{"方法": "双塔检索", **r["dual"], "每个查询耗时 ms": r["ms_per_query"]["dual"]},
+             {"方法": f"双塔取前 {r['top']} 个，单塔重排", **r["dual_then_single"],
+              "每个查询耗时 ms": r["ms_per_query"]["single"]}], ["方法", "recall@1", "recall@10", "每个查询耗时 ms"])
+        conclusion += (f"检索（{r['queries']} 个查询、{r['candidates']} 个候选，第一个种子的模型）：recall@1 "
+                       f"{r['dual']['recall@1']:.2f} → 单塔重排后 {r['dual_then_single']['recall@1']:.2f}；"
+                       f"每个查询对 {r['top']} 个候选打分：单塔 {r['ms_per_query']['single']:g} ms，"
+                       f"双塔 {r['ms_per_query']['dual']:g} ms（候选向量已在索引里）。")
+    figure(result, path)
+    return result | {"table": table, "conclusion": conclusion}
+
+
+def run(quick: bool, out: Path) -> dict:
+    return report(run_set("halves", quick, out), out / "figure.png")
+
+
+def figure(result: dict, path: Path):
     from tasks.engine.plots import new_figure, save_figure
 
-    fig = new_figure(figsize=(14, 4), layout="constrained")
-    ax_acc, ax_ms, ax_rec = fig.subplots(1, 3)
+    retrieval = result.get("retrieval")
+    fig = new_figure(figsize=(13 if retrieval else 5.5, 4), layout="constrained")
+    axes = fig.subplots(1, 3 if retrieval else 1)
+    ax_acc = axes[0] if retrieval else axes
     colors = {"single": "tab:orange", "dual": "tab:blue"}
-    for i, s in enumerate(SETS):
-        for k, t in enumerate(TOWERS):
-            values = [r["accuracy"] for r in rows if r["set"] == s and r["tower"] == t]
-            x = i + (k - 0.5) * 0.35
-            ax_acc.bar(x, np.mean(values), width=0.35, color=colors[t], alpha=0.6, label=TOWERS[t] if i == 0 else None)
-            ax_acc.plot([x] * len(values), values, "k.", ms=5)
-        ax_acc.plot([i - 0.4, i + 0.4], [per_set[s]["overlap_baseline"]] * 2, "g--",
-                    label="字符重合基线" if i == 0 else None)
-    ax_acc.axhline(0.5, color="gray", ls=":", label="随机")
-    ax_acc.set_xticks(range(len(SETS)), [label for _, label in SETS.values()])
-    ax_acc.set(ylabel="测试准确率", title="步数相同（点：各种子）", ylim=(0.4, 1.0))
+    for k, t in enumerate(TOWERS):
+        values = [r["accuracy"] for r in result["rows"] if r["tower"] == t]
+        ax_acc.bar(k, np.mean(values), width=0.6, color=colors[t], alpha=0.6)
+        ax_acc.plot([k] * len(values), values, "k.", ms=6)
+    styles = {"chance": ("gray", ":"), "overlap": ("green", "--"), "changed_positions": ("purple", "-.")}
+    for name, value in result["baselines"].items():
+        color, style = styles[name]
+        ax_acc.axhline(value, color=color, ls=style, label=BASELINE_NAMES.get(name, "随机"))
+    ax_acc.set_xticks(range(len(TOWERS)), list(TOWERS.values()))
+    ax_acc.set(ylabel="测试准确率", title=f"{SETS[result['set']][1]}：步数相同（点：各种子）", ylim=(0.4, 1.0))
     ax_acc.legend(fontsize=8)
-    ms = per_set["halves"]["ms_per_query"]
-    ax_ms.bar([0, 1], [ms["single"], ms["dual"]], color=[colors["single"], colors["dual"]], alpha=0.7)
-    ax_ms.set_yscale("log")
-    ax_ms.set_xticks([0, 1], [TOWERS["single"], TOWERS["dual"]])
-    ax_ms.set(ylabel="毫秒（对数）", title=f"一个查询对 {RERANK_TOP} 个候选打分的耗时")
-    for i, s in enumerate(SETS):
+    if retrieval:
+        ax_ms, ax_rec = axes[1], axes[2]
+        ms = retrieval["ms_per_query"]
+        ax_ms.bar([0, 1], [ms["single"], ms["dual"]], color=[colors["single"], colors["dual"]], alpha=0.7)
+        ax_ms.set_yscale("log")
+        ax_ms.set_xticks([0, 1], list(TOWERS.values()))
+        ax_ms.set(ylabel="毫秒（对数）", title=f"一个查询对 {retrieval['top']} 个候选打分的耗时")
         for k, key in enumerate(("dual", "dual_then_single")):
-            ax_rec.bar(i + (k - 0.5) * 0.35, per_set[s][key]["recall@1"], width=0.35,
-                       color=("tab:blue", "tab:purple")[k], alpha=0.7,
-                       label=("双塔检索", f"双塔前 {RERANK_TOP} + 单塔重排")[k] if i == 0 else None)
-    ax_rec.set_xticks(range(len(SETS)), [label for _, label in SETS.values()])
-    ax_rec.set(ylabel="recall@1", title="检索：双塔召回，单塔重排（第一个种子）", ylim=(0, 1))
-    ax_rec.legend(fontsize=8)
+            ax_rec.bar([k - 0.2, k + 0.2], [retrieval[key]["recall@1"], retrieval[key]["recall@10"]], width=0.4,
+                       color=["tab:blue", "tab:purple"], alpha=0.7)
+        ax_rec.set_xticks([0, 1], ["双塔检索", f"双塔前 {retrieval['top']} + 单塔重排"])
+        ax_rec.set(ylabel="recall@1（左） / recall@10（右）", title="检索（第一个种子的模型）", ylim=(0, 1))
     save_figure(fig, path)
