@@ -151,6 +151,7 @@ def figure(rows, sizes, path: Path):
                 values = [r["metric"] for r in rows if (r["task"], r["size"], r["init"]) == (task, s, init)]
                 ax.plot([s] * len(values), values, ".", color=color, alpha=0.5)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.set(xlabel="训练样本数（对数）", ylabel="测试集", title=TASKS[task])
         ax.legend(fontsize=8)
