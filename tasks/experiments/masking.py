@@ -206,7 +206,9 @@ def run(quick: bool, out: Path) -> dict:
     from tasks.engine.checkpoint import task_class
 
     base, pretrain, held_count, seeds, tuned = settings(quick)
-    location = str(models.offline_encoder.ensure_built(REPO_ROOT)) if base == "e5-small-zh" else None
+    from tasks.models import offline_encoder
+
+    location = str(offline_encoder.ensure_built(REPO_ROOT)) if base == "e5-small-zh" else None
     task = task_class("ner")(base, ["O"], pretrain["max_length"], recipes.get("ner", "quick").task_options())
     texts = corpus("train", pretrain["texts"], seeds[0])
     held_texts = corpus("dev", held_count, seeds[0])
