@@ -14,6 +14,7 @@ data/models/ as model names (``e5-zh-mlm-char`` ...), which ``--model`` takes li
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def units(text: dict, scheme: str) -> list[tuple[int, int]]:
         return [(i, i + 1) for i in range(len(text["chars"]))]
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)  # not its dictionary-loading chatter in every lesson output
     spans, start = [], 0
     for word in jieba.cut("".join(text["chars"]), HMM=False):
         spans.append((start, start + len(word)))
