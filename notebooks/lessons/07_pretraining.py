@@ -105,7 +105,8 @@ pretraining = lu.experiment(L, "pretraining")
 # 从同一个 e5 编码器（取前 4 层）出发，用三种掩码各继续预训练同样的步数（同样的文本：MSRA 训练句和评论训练集，
 # 只用训练集），然后：(a) 在留出的句子上分别按三种方式遮盖，看 MLM 准确率；(b) 各自微调 NER 和情感（3 个种子）。
 # 继续预训练的编码器存成了模型名（`e5-zh-mlm-char`、`e5-zh-mlm-word`、`e5-zh-mlm-entity`，在 `data/models/` 下），
-# 可以直接 `python -m tasks train --task ner --model e5-zh-mlm-entity`。
+# 运行过一次 `python -m tasks experiment masking` 之后（仓库里只提交了结果，不提交模型），就可以直接
+# `python -m tasks train --task ner --model e5-zh-mlm-entity`。
 
 # %%
 masking_result = lu.experiment(L, "masking")
@@ -131,6 +132,6 @@ print(L.elapsed())
 #
 # 1. 把第 1 节的句子换成别的 MSRA 句子（改下标 3），看实体掩码和整词掩码在什么时候不同。
 # 2. 在第 2 节里把 SOP 的负例改成“同一条评论的后半句 + 另一条评论的前半句”，字符重合基线会变成多少？为什么？
-# 3. 用 `python -m tasks train --task ner --model e5-zh-mlm-entity --train-layers 2` 和 `--model e5-zh-mlm-char` 各训练一次，
+# 3. 先运行 `python -m tasks experiment masking`（约 20 分钟），再用 `python -m tasks train --task ner --model e5-zh-mlm-entity --train-layers 2` 和 `--model e5-zh-mlm-char` 各训练一次，
 #    比较它们的 F1；再换两个 `--seed`，差别还在吗？
 # 4. 作业 `homework/` 里有一道题问 SOP 和 n-gram 掩码：用本课的表格回答。
