@@ -112,12 +112,14 @@ def resolve(name: str) -> ModelSource:
         raise ModelError(
             f"model {base!r} is not a local directory, not cached in {hub_cache_dir(base)}, and PaddleNLP's hub "
             f"cannot be reached (offline?). If it is a PaddleNLP name (e.g. ernie-3.0-medium-zh), connect to the "
-            f"internet once so PaddleNLP can download it; offline, use {offline_choices} (--model {OFFLINE_ENCODER})")
+            f"internet once so PaddleNLP can download it; offline, use {offline_choices} (--model {OFFLINE_ENCODER}), "
+            f"or a model saved under {SAVED_DIR} (none is named {base!r}; the masking experiment writes e5-zh-mlm-*)")
     hub = known_hub_names()
     if base not in hub:
         suggestions = ", ".join([offline_choices, "ernie-3.0-medium-zh", "ernie-3.0-mini-zh", "bert-base-chinese"])
         raise ModelError(f"unknown model name {base!r}; expected one of: {suggestions}, another PaddleNLP "
-                         "BERT/ERNIE name (`python -m tasks models list`), or a local save_pretrained directory")
+                         "BERT/ERNIE name (`python -m tasks models list`), a local save_pretrained directory, or the "
+                         f"name of one under {SAVED_DIR} (the masking experiment writes e5-zh-mlm-*)")
     return ModelSource(base, "hub", base, hub[base], layers)
 
 
