@@ -108,3 +108,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def hash_key(*parts) -> str:
+    """A stable sort / split key of some values (the data builders order and split by it, not by a PRNG)."""
+    return sha256_text("\x1f".join(str(p) for p in parts))

