@@ -123,18 +123,23 @@ def resolve(name: str) -> ModelSource:
     return ModelSource(base, "hub", base, hub[base], layers)
 
 
+def _files(source: ModelSource) -> str:
+    """The directory or hub name from_pretrained reads: the offline encoder is built on first use, and tiny
+    models share its vocabulary."""
+    if source.kind in ("offline", "tiny"):
+        from tasks.models import offline_encoder
+
+        return str(offline_encoder.ensure_built(REPO_ROOT))
+    return source.location
+
+
 def load_tokenizer(name: str):
     source = resolve(name)
     if source.random_init:
         return load_tokenizer(split_random(name)[0])
-    location = source.location
-    if source.kind in ("offline", "tiny"):  # tiny models share the offline encoder's vocabulary
-        from tasks.models import offline_encoder
-
-        location = str(offline_encoder.ensure_built(REPO_ROOT))
     from paddlenlp.transformers import AutoTokenizer
 
-    return _guarded(lambda: AutoTokenizer.from_pretrained(location), source)
+    return _guarded(lambda: AutoTokenizer.from_pretrained(_files(source)), source)
 
 
 def _auto_class(head: str):
@@ -172,11 +177,7 @@ def load_model(name: str, head: str = "encoder", num_labels: int | None = None):
         return _random_model(source, head, num_labels)
     if source.kind == "tiny":
         return _tiny_model(source, head, num_labels)
-    location = source.location
-    if source.kind == "offline":
-        from tasks.models import offline_encoder
-
-        location = str(offline_encoder.ensure_built(REPO_ROOT))
+    location = _files(source)
     kwargs = {}
     if num_labels and head != "encoder":
         kwargs["num_labels"] = num_labels
@@ -192,12 +193,7 @@ def _random_model(source: ModelSource, head: str, num_labels: int | None):
         return _tiny_model(source, head, num_labels)  # random already
     from paddlenlp.transformers import AutoConfig
 
-    location = source.location
-    if source.kind == "offline":
-        from tasks.models import offline_encoder
-
-        location = str(offline_encoder.ensure_built(REPO_ROOT))
-    config = _guarded(lambda: AutoConfig.from_pretrained(location), source)
+    config = _guarded(lambda: AutoConfig.from_pretrained(_files(source)), source)
     if source.layers:
         config.num_hidden_layers = source.layers
     if num_labels and head != "encoder":
