@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from tasks import recipes
 from tasks.experiments import markdown_table, spread
-from tasks.io import REPO_ROOT
+from tasks.io import REPO_ROOT, atomic_dir
 
 SCHEMES = {"char": "逐字（片段）掩码", "word": "整词掩码（jieba）", "entity": "实体掩码（ERNIE）"}
 SHORT = {"char": "逐字", "word": "整词", "entity": "实体"}
@@ -130,11 +129,6 @@ def mlm_model(location: str, layers: int | None):
     return BertForMaskedLM.from_pretrained(location, **({"num_hidden_layers": layers} if layers else {}))
 
 
-def mlm_logits(model, ids, positions, pad_id):
-    mask = (ids == pad_id).astype("float32").unsqueeze([1, 2]) * -1e4
-    return model(ids, attention_mask=mask, masked_positions=positions)
-
-
 def mlm_accuracy(model, held_out: list[dict], tokenizer, seed: int) -> float:
     import paddle
 
@@ -146,7 +140,7 @@ def mlm_accuracy(model, held_out: list[dict], tokenizer, seed: int) -> float:
         for start in range(0, len(held_out), 64):
             ids, positions, labels = batch(held_out[start:start + 64], rng, len(tokenizer), tokenizer.mask_token_id,
                                            special, tokenizer.pad_token_id)
-            predicted = mlm_logits(model, ids, positions, tokenizer.pad_token_id).argmax(-1)
+            predicted = model(ids, masked_positions=positions).argmax(-1)  # BertModel masks its pad id
             right += int((predicted == labels).sum())
             total += int(labels.shape[0])
     model.train()
@@ -177,19 +171,16 @@ def continue_pretraining(scheme: str, texts: list[dict], held: dict, task, setti
         chosen = [features[i] for i in rng.integers(0, len(features), settings["batch_size"])]
         ids, positions, labels = batch(chosen, rng, len(tokenizer), tokenizer.mask_token_id, special,
                                        tokenizer.pad_token_id)
-        loss = paddle.nn.functional.cross_entropy(mlm_logits(model, ids, positions, tokenizer.pad_token_id), labels)
+        loss = paddle.nn.functional.cross_entropy(model(ids, masked_positions=positions), labels)
         loss.backward()
         optimizer.step()
         schedule.step()
         optimizer.clear_grad()
         losses.append(float(loss))
     accuracy = {eval_scheme: round(mlm_accuracy(model, held[eval_scheme], tokenizer, 0), 4) for eval_scheme in held}
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.bert.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    with atomic_dir(target) as tmp:
+        model.bert.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
     return {"held_out_accuracy": accuracy, "first_loss": round(float(np.mean(losses[:10])), 4),
             "last_loss": round(float(np.mean(losses[-10:])), 4)}
 

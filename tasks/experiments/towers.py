@@ -46,17 +46,6 @@ def settings(quick: bool, set_name: str = "halves"):
             "dual": dataclasses.replace(dual, max_length=length, limits=limits, train=train)}, SEEDS
 
 
-def overlap_accuracy(data: str, recipe) -> float:
-    """The character-overlap baseline on the examples the towers see (threshold tuned on dev)."""
-    from tasks.data.build import overlap_baseline
-    from tasks.engine.checkpoint import task_class
-    from tasks.engine.runner import load_split
-
-    cls = task_class("dual_tower")
-    dev, test = (load_split(cls, data, split, recipe.limits.get(split), SEEDS[0]) for split in ("dev", "test"))
-    return overlap_baseline(dev, test)["test_accuracy"]
-
-
 def retrieval_pool(examples: list[dict]):
     """(queries, candidates, gold index): each matching pair's a must find its own b among all b's."""
     candidates = sorted({e["text_b"] for e in examples})
@@ -106,21 +95,10 @@ def rerank_and_time(single_dir: Path, dual_dir: Path, examples: list[dict]) -> d
             "ms_per_query": {k: round(1000 * float(np.median(v[1:])), 1) for k, v in timings.items()}}  # 1st: warm-up
 
 
-def change_accuracy(data: str, recipe) -> float:
-    """The changed-positions baseline on the examples the towers see (word order: how much a swap moved)."""
-    from tasks.data.build import threshold_baseline
-    from tasks.data.word_order import position_agreement
-    from tasks.engine.checkpoint import task_class
-    from tasks.engine.runner import load_split
-
-    cls = task_class("dual_tower")
-    dev, test = (load_split(cls, data, split, recipe.limits.get(split), SEEDS[0]) for split in ("dev", "test"))
-    return threshold_baseline(dev, test, position_agreement)["test_accuracy"]
-
-
 def run_set(set_name: str, quick: bool, out: Path) -> dict:
     """Both towers over the seeds on one set; the baselines; (review halves) retrieval and latency."""
-    from tasks.data.build import ensure_built
+    from tasks.data.build import ensure_built, overlap_baseline, threshold_baseline
+    from tasks.data.word_order import position_agreement
     from tasks.engine.checkpoint import task_class
     from tasks.engine.runner import load_split
 
@@ -136,17 +114,19 @@ def run_set(set_name: str, quick: bool, out: Path) -> dict:
             folders.setdefault(tower, folder)
             rows.append({"set": set_name, "tower": tower, "seed": seed, "steps": result["steps"],
                          "accuracy": round(result["metric"], 4), "test_examples": result["test_examples"],
-                         "minutes": round(result.get("minutes", 0.0), 2)})
-    baselines = {"chance": 0.5, "overlap": round(overlap_accuracy(data, towers["dual"]), 4)}
-    if set_name == "word_order":
-        baselines["changed_positions"] = round(change_accuracy(data, towers["dual"]), 4)
+                         "minutes": round(result["minutes"], 2)})
+    # the baselines on the examples the towers saw (threshold tuned on dev)
+    dev, test = (load_split(task_class("dual_tower"), data, split, towers["dual"].limits.get(split), seeds[0])
+                 for split in ("dev", "test"))
+    baselines = {"chance": 0.5, "overlap": round(overlap_baseline(dev, test)["test_accuracy"], 4)}
+    if set_name == "word_order":  # how much a swap moved
+        baselines["changed_positions"] = round(threshold_baseline(dev, test, position_agreement)["test_accuracy"], 4)
     summary = {t: spread([r["accuracy"] for r in rows if r["tower"] == t]) for t in TOWERS}
     summary["single_minus_dual"] = spread([a["accuracy"] - b["accuracy"] for a, b in zip(
         [r for r in rows if r["tower"] == "single"], [r for r in rows if r["tower"] == "dual"])])
     result = {"set": set_name, "recipes": {t: dataclasses.asdict(r) for t, r in towers.items()},
               "seeds": list(seeds), "rows": rows, "summary": summary, "baselines": baselines}
     if set_name == "halves":
-        test = load_split(task_class("dual_tower"), data, "test", towers["dual"].limits.get("test"), seeds[0])
         result["retrieval"] = rerank_and_time(folders["single"] / "best", folders["dual"] / "best", test)
     return result
 
