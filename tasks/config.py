@@ -200,8 +200,10 @@ class RunConfig:
 @dataclass
 class ClassificationOptions:
     pooling: str = setting("auto", "classification / single_tower: [CLS] pooler, mean of the tokens, or (text "
-                                   "pairs) each text's mean compared as [u, v, |u-v|, u*v] (auto: mean for "
-                                   "e5-small-zh, else cls)", choices=("auto", "cls", "mean", "pair"))
+                                   "pairs) each text's mean compared as [u, v, |u-v|, u*v], or (align, with --joint-layers) that "
+                                   "plus how well each token finds its twin in the other text (auto: mean for "
+                                   "e5-small-zh, else cls)",
+                        choices=("auto", "cls", "mean", "pair", "align"))
 
     def __post_init__(self):
         validate(self)

@@ -94,7 +94,8 @@ def test_a_time_budget_cuts_the_planned_steps_before_training(tmp_path):
                          progress=False)
     results = run_train("classification", "tiny-bert", "offline", tmp_path / "run", config, max_length=32,
                         limits=LIMITS)
-    assert 20 < results["steps"] < 5000 and results["plan"]["steps"] == results["steps"]
+    # how many steps fit depends on the machine and its load; that the plan was cut and then kept does not
+    assert 2 <= results["steps"] < 5000 and results["plan"]["steps"] == results["steps"]
     assert results["plan"]["reason"].startswith("--budget-minutes 0.1")
     assert results["plan"]["step_s"] > 0 and results["train_minutes"] < 0.5
     # the learning rate decays to 0 over the planned steps: planned once, never re-fitted
@@ -158,12 +159,13 @@ def test_pair_pooling_compares_the_two_texts_and_exports(tmp_path):
         task_class("classification")("tiny-bert", ["0", "1"], 32, {"pooling": "pair"})
 
 
-def test_late_join_cross_encoder_caches_each_text_trains_and_exports(tmp_path):
+@pytest.mark.parametrize("pooling", ["pair", "align"])
+def test_late_join_cross_encoder_caches_each_text_trains_and_exports(tmp_path, pooling):
     """--joint-layers: each text's frozen bottom is cached alone, the cached model scores as the whole
     one, training with in-batch negatives runs, and the exported graph scores as the eager model."""
     from tasks.engine.inference import export, open_runner
 
-    options = {"pooling": "pair", "joint_layers": 1, "negatives": 2}
+    options = {"pooling": pooling, "joint_layers": 1, "negatives": 2}
     task, model, features = build("single_tower", options=task_class("single_tower").Options(**options))
     model.eval()
     whole = task.run_batches(model, features, 8)
@@ -178,12 +180,34 @@ def test_late_join_cross_encoder_caches_each_text_trains_and_exports(tmp_path):
     run_train("single_tower", "tiny-bert", "offline", tmp_path / "run", config, max_length=32, options=options,
               limits=LIMITS)
     task, model = checkpoint.load(tmp_path / "run" / "best")
-    assert task.options.joint_layers == 1 and model.joint_layers == 1
+    assert task.options.joint_layers == 1 and model.joint_layers == 1 and model.align == (pooling == "align")
+    if model.align:  # standardised by the first batch, and its weights learned from zero
+        assert float(model.align_std.numpy().min()) > 0 and float(np.abs(model.aligner.weight.numpy()).sum()) > 0
     dev = task.encode_all(load_split(task_class("single_tower"), "offline", "dev", LIMITS["dev"], 42))
     export(tmp_path / "run" / "best", task, model)
     exported = task.run_batches(open_runner(tmp_path / "run" / "best", model, "paddle-inference"), dev)
     eager = task.run_batches(model, dev)
     assert max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(exported, eager)) < 1e-4
+
+
+def test_alignment_finds_each_token_twin_and_ignores_padding():
+    from tasks.engine.modeling import LateJoinCrossEncoder
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(1, 5, 8)).astype("float32")
+    b = a[:, [3, 1, 4, 0, 2]]  # the same tokens, reordered
+    pads = rng.normal(size=(1, 2, 8)).astype("float32")  # padding of b: never anyone's twin
+    real_a, real_b = paddle.ones([1, 5], "int64"), paddle.to_tensor([[1, 1, 1, 1, 1, 0, 0]])
+    same = LateJoinCrossEncoder.alignment(paddle.to_tensor(np.concatenate([a, b, pads], 1)), real_a, real_b)
+    assert np.allclose(same.numpy(), 1.0, atol=1e-5)  # mean, lowest three, minimum: every token has its twin
+    changed = b.copy()
+    changed[0, 2] = rng.normal(size=8)  # one token of b replaced
+    other = LateJoinCrossEncoder.alignment(paddle.to_tensor(np.concatenate([a, changed, pads], 1)), real_a, real_b)
+    mean, low, minimum = other.numpy()[0]
+    assert minimum < low < mean < 1.0
+    swapped = LateJoinCrossEncoder.alignment(paddle.to_tensor(np.concatenate([changed, a], 1)),
+                                             paddle.ones([1, 5], "int64"), paddle.ones([1, 5], "int64"))
+    assert np.allclose(swapped.numpy(), other.numpy(), atol=1e-5)  # the order of the texts does not matter
 
 
 def test_in_batch_negatives_rank_each_pair_above_other_texts_but_never_its_own_twin():
@@ -208,6 +232,8 @@ def test_late_join_settings_that_cannot_work_are_clear_errors():
         Options(pooling="pair", negatives=2)
     with pytest.raises(TaskError, match="--pooling pair"):
         build("single_tower", options=Options(pooling="mean", joint_layers=1))
+    with pytest.raises(TaskError, match="--pooling align .* needs --joint-layers"):
+        build("single_tower", options=Options(pooling="align"))
     task, model, _ = build("single_tower", options=Options(pooling="pair", joint_layers=2))
     assert type(task).__name__ == "LateJoinSingleTowerTask"
     with pytest.raises(TaskError, match="--train-layers 1 is below --joint-layers 2"):

@@ -26,8 +26,9 @@ class ClassificationTask(Task):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.options.pooling == "pair" and not self.pair_input:
-            raise TaskError("--pooling pair: compares the two texts of a pair; this task has one text per example")
+        if self.options.pooling in ("pair", "align") and not self.pair_input:
+            raise TaskError(f"--pooling {self.options.pooling}: compares the two texts of a pair; this task has one "
+                            "text per example")
         if self.options.pooling == "auto":
             offline = models.resolve(self.model_name).kind == "offline"
             self.options.pooling = "mean" if offline else "cls"

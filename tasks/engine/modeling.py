@@ -55,14 +55,16 @@ class SegmentPairPooling(nn.Layer):
         super().__init__()
         self.sep_id = int(sep_id)
 
-    def forward(self, sequence, input_ids, mask):
+    def segments(self, input_ids, mask):
+        """(first text, second text): 0/1 masks of each text's own tokens."""
         is_sep = (input_ids == self.sep_id).astype("int64")
         after_sep = paddle.cumsum(is_sep, axis=1)
         real = mask * (1 - is_sep)
         not_cls = (paddle.cumsum(paddle.ones_like(input_ids), axis=1) > 1).astype("int64")
-        first = (after_sep == 0).astype("int64") * real * not_cls
-        second = (after_sep > 0).astype("int64") * real
-        u, v = (masked_mean(sequence, m) for m in (first, second))
+        return (after_sep == 0).astype("int64") * real * not_cls, (after_sep > 0).astype("int64") * real
+
+    def forward(self, sequence, input_ids, mask):
+        u, v = (masked_mean(sequence, m) for m in self.segments(input_ids, mask))
         return paddle.concat([u, v, (u - v).abs(), u * v], axis=-1)
 
 
@@ -198,6 +200,9 @@ class SequenceClassifier(EncoderModel):
 
     def __init__(self, encoder, pad_id: int, num_labels: int, pooling: str = "cls", sep_id: int | None = None):
         super().__init__(encoder, pad_id)
+        if pooling == "align":
+            raise TaskError("--pooling align compares each token with its twin after the texts meet in the top "
+                            "layers: it needs --joint-layers N (the late-join cross-encoder)")
         if pooling == "pair":
             self.pooling = SegmentPairPooling(sep_id)
             self.classifier = nn.Linear(4 * self.hidden_size, num_labels)
@@ -328,9 +333,13 @@ class LateJoinCrossEncoder(EncoderModel):
     infer_outputs = ("logits",)
     text_inputs = (("a_ids", None), ("b_ids", None))
 
+    ALIGN_FEATURES = 3     # per text: mean, lowest-3 mean and minimum of its tokens' best-match cosines
+    ALIGN_LR_SCALE = 100.0  # three standardised numbers, weights from zero: at the encoder's lr they barely move
+
     def __init__(self, encoder, pad_id: int, num_labels: int, joint_layers: int, positive: int = 1,
-                 similarity_scale: float = 20.0):
+                 similarity_scale: float = 20.0, align: bool = False):
         super().__init__(encoder, pad_id)
+        self.align = align
         if not 1 <= joint_layers <= len(self.layers):
             raise TaskError(f"--joint-layers {joint_layers}: expected 1 to {len(self.layers)} for a "
                             f"{len(self.layers)}-layer encoder")
@@ -342,6 +351,12 @@ class LateJoinCrossEncoder(EncoderModel):
         self.similarity_scale = self.create_parameter(
             [1], default_initializer=nn.initializer.Constant(similarity_scale))
         self.similarity_threshold = self.create_parameter([1], default_initializer=nn.initializer.Constant(0.0))
+        if align:  # how well each token finds its twin in the other text, after the joint layers
+            self.aligner = nn.Linear(self.ALIGN_FEATURES, 1, weight_attr=paddle.ParamAttr(
+                initializer=zero, learning_rate=self.ALIGN_LR_SCALE), bias_attr=paddle.ParamAttr(
+                initializer=zero, learning_rate=self.ALIGN_LR_SCALE))
+            self.register_buffer("align_mean", paddle.zeros([self.ALIGN_FEATURES]), persistable=True)
+            self.register_buffer("align_std", paddle.ones([self.ALIGN_FEATURES]), persistable=True)
         self.register_buffer("match_column", paddle.to_tensor(
             [1.0 if i == positive else 0.0 for i in range(num_labels)], dtype="float32"), persistable=True)
 
@@ -355,19 +370,47 @@ class LateJoinCrossEncoder(EncoderModel):
         """One text's states below the join (its frozen prefix from the cache)."""
         return self.run_layers(self.prefix(input_ids), input_ids, len(self.layers) - self.joint_layers)
 
-    def join(self, a_hidden, a_ids, b_hidden, b_ids):
-        """Logits of the pairs (a_i, b_i), from each text's states below the join."""
+    def joint_states(self, a_hidden, a_ids, b_hidden, b_ids):
+        """The pair's states after the joint layers: a's tokens, then b's."""
         ids = paddle.concat([a_ids, b_ids], axis=1)
         hidden = paddle.concat([a_hidden, b_hidden + self.second_text], axis=1)
         bias = self.attention_bias(ids)
         for layer in self.layers[len(self.layers) - self.joint_layers:]:
             hidden = layer(hidden, bias)
+        return hidden
+
+    def join(self, a_hidden, a_ids, b_hidden, b_ids):
+        """Logits of the pairs (a_i, b_i), from each text's states below the join."""
+        hidden = self.joint_states(a_hidden, a_ids, b_hidden, b_ids)
         a_real, b_real = (a_ids != self.pad_id).astype("int64"), (b_ids != self.pad_id).astype("int64")
         cosine = self.cosine(a_hidden, a_real, b_hidden, b_real)
         u = masked_mean(hidden, paddle.concat([a_real, paddle.zeros_like(b_real)], axis=1))
         v = masked_mean(hidden, paddle.concat([paddle.zeros_like(a_real), b_real], axis=1))
         logits = self.classifier(self.dropout(paddle.concat([u, v, (u - v).abs(), u * v], axis=-1)))
-        return logits + self.similarity_scale * (cosine - self.similarity_threshold) * self.match_column
+        logits = logits + self.similarity_scale * (cosine - self.similarity_threshold) * self.match_column
+        if self.align:
+            z = (self.alignment(hidden, a_real, b_real) - self.align_mean) / self.align_std
+            logits = logits + self.aligner(z) * self.match_column
+        return logits
+
+    @staticmethod
+    def alignment(hidden, a_real, b_real):
+        """[batch, 3]: each token's best cosine with a token of the other text (its twin, when the texts
+        hold the same words); per text the mean, the mean of the lowest three and the minimum, the two
+        texts averaged. A word whose context changed finds its twin less alike."""
+        width = a_real.shape[1]
+        a, b = F.normalize(hidden[:, :width], axis=-1), F.normalize(hidden[:, width:], axis=-1)
+        cos = paddle.matmul(a, b, transpose_y=True)   # [batch, a tokens, b tokens]
+        stats = []
+        for scores, rows, cols in ((cos, a_real, b_real), (cos.transpose([0, 2, 1]), b_real, a_real)):
+            best = (scores - (1 - cols.astype(scores.dtype)).unsqueeze(1) * 1e4).max(-1)
+            real = rows.astype(best.dtype)
+            worst_first = paddle.concat([best * real + (1 - real) * 1e4,   # pads sort last (and
+                                         paddle.full_like(best[:, :3], 1e4)], axis=-1)  # three always exist)
+            low = -paddle.topk(-worst_first, k=3, axis=-1)[0]
+            stats.append(paddle.stack([(best * real).sum(-1) / real.sum(-1), low.clip(max=1.0).mean(-1),
+                                       low[:, 0]], axis=-1))
+        return (stats[0] + stats[1]) / 2
 
     @staticmethod
     def cosine(a_hidden, a_real, b_hidden, b_real):
@@ -382,6 +425,13 @@ class LateJoinCrossEncoder(EncoderModel):
             cosine = self.cosine(self.alone(a_ids), (a_ids != self.pad_id).astype("int64"),
                                  self.alone(b_ids), (b_ids != self.pad_id).astype("int64"))
         self.similarity_threshold.set_value(cosine.mean().reshape([1]))
+        if self.align:  # the alignment numbers standardised by the first training batch's
+            with paddle.no_grad():
+                a_real, b_real = (a_ids != self.pad_id).astype("int64"), (b_ids != self.pad_id).astype("int64")
+                features = self.alignment(self.joint_states(self.alone(a_ids), a_ids, self.alone(b_ids), b_ids),
+                                          a_real, b_real)
+            self.align_mean.set_value(features.mean(0))
+            self.align_std.set_value(features.std(0).clip(min=1e-4))
 
     def forward(self, a_ids, b_ids):
         """(logits, each text's states below the join: the ranking loss pairs them with other texts)."""

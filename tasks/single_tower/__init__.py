@@ -71,7 +71,7 @@ class LateJoinSingleTowerTask(SingleTowerTask):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.options.pooling != "pair":
+        if self.options.pooling not in ("pair", "align"):
             raise TaskError(f"--joint-layers {self.options.joint_layers} compares the two texts' means "
                             f"(--pooling pair); got --pooling {self.options.pooling}")
 
@@ -83,7 +83,7 @@ class LateJoinSingleTowerTask(SingleTowerTask):
 
     def build_model(self, encoder_name):
         return LateJoinCrossEncoder(self.load_encoder(encoder_name), self.pad_id, len(self.labels),
-                                    self.options.joint_layers, self.positive)
+                                    self.options.joint_layers, self.positive, align=self.options.pooling == "align")
 
     def build_loss(self, model):
         return LateJoinRankingLoss(model, self.options.negatives, self.positive, len(self.labels))
