@@ -108,6 +108,11 @@ def test_word_order_compares_the_towers_on_pairs_of_the_same_characters(tmp_path
         (t, seed) for t in ("single", "dual") for seed in result["seeds"]}
     run = json.loads((tmp_path / "runs" / f"word_order-single-seed{result['seeds'][0]}" / "results.json").read_text())
     assert run["data"].endswith("matching_word_order")
+    used = result["recipes"]  # the texts meet in every trained layer, tokens compared with their twins
+    assert used["single"]["options"]["pooling"] == "align"
+    assert used["single"]["options"]["joint_layers"] == used["single"]["train"]["train_layers"] >= 1
+    assert used["single"]["train"] == used["dual"]["train"] and len({r["steps"] for r in result["rows"]}) == 1
+    assert used["single"]["max_length"] == used["dual"]["max_length"]  # each text alone below the join
     test = load_split(task_class("dual_tower"), towers.SETS["word_order"][0], "test",
                       result["recipes"]["dual"]["limits"]["test"], result["seeds"][0])
     assert all(sorted(e["text_a"]) == sorted(e["text_b"]) for e in test)
