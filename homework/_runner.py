@@ -29,6 +29,7 @@ to work the structure out); it is not a security boundary.
 import importlib.util
 import json
 import os
+import resource
 import signal
 import sys
 import time
@@ -224,6 +225,16 @@ def _drop_privileges(uid):
         raise SystemExit("sandbox: could not drop privileges")
 
 
+def _memory_note() -> str:
+    """Why an import timed out, when it was filling memory: on a slow machine, zeroing gigabytes of
+    pages can take longer than the import timeout, before the memory limit stops the module."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10  # Linux: kilobytes
+    if limit == resource.RLIM_INFINITY or peak < limit // 2:
+        return ""
+    return "；此时已占用内存 %d MB（上限 %d MB）：模块在导入时大量分配内存" % (peak >> 20, limit >> 20)
+
+
 def main():
     result_fd = int(sys.argv[1])
     if len(sys.argv) > 2 and sys.argv[2] == "--drop-uid":
@@ -269,7 +280,7 @@ def main():
             modules[name] = module
             record["ok"] = True
         except CallTimeout:
-            record.update(ok=False, error="导入超时（超过 %g 秒）" % import_timeout, kind="timeout")
+            record.update(ok=False, error="导入超时（超过 %g 秒）" % import_timeout + _memory_note(), kind="timeout")
         except BaseException as exc:  # noqa: BLE001 - anything the student raises
             signal.setitimer(signal.ITIMER_REAL, 0)
             record.update(ok=False, error=_error_text(exc), traceback=_short_traceback(exc, folder),

@@ -292,3 +292,29 @@ def test_no_sandbox_process_survives(hostile_batch):
             except OSError:
                 continue
             assert not any(m in cmdline for m in markers), cmdline
+
+
+def test_an_import_that_times_out_while_filling_memory_says_so():
+    """On a slow machine the memory bomb can outlast the import timeout before it reaches the memory
+    limit: the timeout message then names the memory it had taken (and a merely slow import does not)."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import resource
+        from homework._runner import _memory_note
+        print(repr(_memory_note()))
+        resource.setrlimit(resource.RLIMIT_AS, (1024 << 20, 1024 << 20))
+        blocks = []
+        try:
+            while True:
+                blocks.append(bytearray(64 << 20))
+        except MemoryError:
+            pass
+        print(repr(_memory_note()))
+    """)
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    quiet, filled = out.stdout.splitlines()
+    assert quiet == "''"
+    assert "内存" in filled and "上限 1024 MB" in filled
