@@ -223,6 +223,9 @@ class SingleTowerOptions(ClassificationOptions):
         if self.negatives and not self.joint_layers:
             raise TaskError("--negatives needs --joint-layers: without a join, each extra pair costs a whole "
                             "encoder pass")
+        if self.pooling == "align" and not self.joint_layers:
+            raise TaskError("--pooling align compares each token with its twin after the texts meet in the top "
+                            "layers: it needs --joint-layers N (the late-join cross-encoder)")
 
 
 @dataclass

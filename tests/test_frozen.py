@@ -233,7 +233,7 @@ def test_late_join_settings_that_cannot_work_are_clear_errors():
     with pytest.raises(TaskError, match="--pooling pair"):
         build("single_tower", options=Options(pooling="mean", joint_layers=1))
     with pytest.raises(TaskError, match="--pooling align .* needs --joint-layers"):
-        build("single_tower", options=Options(pooling="align"))
+        Options(pooling="align")
     task, model, _ = build("single_tower", options=Options(pooling="pair", joint_layers=2))
     assert type(task).__name__ == "LateJoinSingleTowerTask"
     with pytest.raises(TaskError, match="--train-layers 1 is below --joint-layers 2"):

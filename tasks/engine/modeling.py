@@ -55,16 +55,14 @@ class SegmentPairPooling(nn.Layer):
         super().__init__()
         self.sep_id = int(sep_id)
 
-    def segments(self, input_ids, mask):
-        """(first text, second text): 0/1 masks of each text's own tokens."""
+    def forward(self, sequence, input_ids, mask):
         is_sep = (input_ids == self.sep_id).astype("int64")
         after_sep = paddle.cumsum(is_sep, axis=1)
         real = mask * (1 - is_sep)
         not_cls = (paddle.cumsum(paddle.ones_like(input_ids), axis=1) > 1).astype("int64")
-        return (after_sep == 0).astype("int64") * real * not_cls, (after_sep > 0).astype("int64") * real
-
-    def forward(self, sequence, input_ids, mask):
-        u, v = (masked_mean(sequence, m) for m in self.segments(input_ids, mask))
+        first = (after_sep == 0).astype("int64") * real * not_cls
+        second = (after_sep > 0).astype("int64") * real
+        u, v = (masked_mean(sequence, m) for m in (first, second))
         return paddle.concat([u, v, (u - v).abs(), u * v], axis=-1)
 
 
@@ -200,9 +198,6 @@ class SequenceClassifier(EncoderModel):
 
     def __init__(self, encoder, pad_id: int, num_labels: int, pooling: str = "cls", sep_id: int | None = None):
         super().__init__(encoder, pad_id)
-        if pooling == "align":
-            raise TaskError("--pooling align compares each token with its twin after the texts meet in the top "
-                            "layers: it needs --joint-layers N (the late-join cross-encoder)")
         if pooling == "pair":
             self.pooling = SegmentPairPooling(sep_id)
             self.classifier = nn.Linear(4 * self.hidden_size, num_labels)
@@ -419,19 +414,17 @@ class LateJoinCrossEncoder(EncoderModel):
                 F.normalize(masked_mean(b_hidden, b_real), axis=-1)).sum(-1, keepdim=True)
 
     def prepare(self, batch):
-        """The threshold starts at the first training batch's mean cosine below the join."""
+        """The threshold starts at the first training batch's mean cosine below the join; the alignment
+        numbers (``align``) are standardised by that batch's."""
         with paddle.no_grad():
             a_ids, b_ids = batch["a_ids"], batch["b_ids"]
-            cosine = self.cosine(self.alone(a_ids), (a_ids != self.pad_id).astype("int64"),
-                                 self.alone(b_ids), (b_ids != self.pad_id).astype("int64"))
-        self.similarity_threshold.set_value(cosine.mean().reshape([1]))
-        if self.align:  # the alignment numbers standardised by the first training batch's
-            with paddle.no_grad():
-                a_real, b_real = (a_ids != self.pad_id).astype("int64"), (b_ids != self.pad_id).astype("int64")
-                features = self.alignment(self.joint_states(self.alone(a_ids), a_ids, self.alone(b_ids), b_ids),
-                                          a_real, b_real)
-            self.align_mean.set_value(features.mean(0))
-            self.align_std.set_value(features.std(0).clip(min=1e-4))
+            a_hidden, b_hidden = self.alone(a_ids), self.alone(b_ids)
+            a_real, b_real = (a_ids != self.pad_id).astype("int64"), (b_ids != self.pad_id).astype("int64")
+            self.similarity_threshold.set_value(self.cosine(a_hidden, a_real, b_hidden, b_real).mean().reshape([1]))
+            if self.align:
+                features = self.alignment(self.joint_states(a_hidden, a_ids, b_hidden, b_ids), a_real, b_real)
+                self.align_mean.set_value(features.mean(0))
+                self.align_std.set_value(features.std(0).clip(min=1e-4))
 
     def forward(self, a_ids, b_ids):
         """(logits, each text's states below the join: the ranking loss pairs them with other texts)."""

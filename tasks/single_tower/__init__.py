@@ -73,7 +73,8 @@ class LateJoinSingleTowerTask(SingleTowerTask):
         super().__init__(*args, **kwargs)
         if self.options.pooling not in ("pair", "align"):
             raise TaskError(f"--joint-layers {self.options.joint_layers} compares the two texts' means "
-                            f"(--pooling pair); got --pooling {self.options.pooling}")
+                            f"(--pooling pair, or align to also compare each token with its twin); got --pooling "
+                            f"{self.options.pooling}")
 
     def encode(self, example, with_label=True):
         return self.encode_pair_apart(example, with_label)
