@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks import recipes
-from tasks.experiments import markdown_table, spread
+from tasks.experiments import Run, markdown_table, run_all, spread
 
 TASKS = {"classification": "情感分类（准确率）", "ner": "命名实体识别（F1）"}
 SIZES = (250, 1000, 4000)
@@ -88,22 +88,26 @@ def run_task(task_name: str, quick: bool, out: Path) -> list[dict]:
     cls = task_class(task_name)
     test = load_split(cls, "offline", "test", recipe.limits.get("test"), seeds[0])
     baseline = ngram_sentiment if task_name == "classification" else ngram_ner
-    rows = []
+    rows, jobs = [], []
     for size in sizes:
         # the same `size` labelled examples for every seed and both starts (seeds change init and order)
         train = load_split(cls, "offline", "train", size, seeds[0])
         rows.append({"task": task_name, "size": size, "init": "ngram", "seed": 0, "steps": 0,
-                     "metric": round(baseline(train, test), 4)})  # deterministic: one fit
+                     "metric": round(baseline(train, test), 4), "train_examples": len(train)})  # one fit
         for seed in seeds:
             for init, name in (("pretrained", model), ("scratch", f"random:{model}")):
                 run = dataclasses.replace(recipe, limits=recipe.limits | {"train": size},
                                           train=recipe.train | {"seed": seed, "max_steps": steps[size]})
-                result = run.run_train(out / "runs" / f"{task_name}-{size}-{init}-seed{seed}", model=name,
-                                       overwrite=True, limits_seed=seeds[0])
-                assert result["train_examples"] == len(train)
-                rows.append({"task": task_name, "size": size, "init": init, "seed": seed, "steps": result["steps"],
-                             "metric": round(result["metric"], 4)})
-    return rows
+                jobs.append(Run(run, out / "runs" / f"{task_name}-{size}-{init}-seed{seed}",
+                                {"model": name, "overwrite": True, "limits_seed": seeds[0]}))
+                rows.append({"task": task_name, "size": size, "init": init, "seed": seed, "train_examples": len(train)})
+    results = iter(run_all(jobs, quick))
+    for row in rows:
+        if row["init"] != "ngram":
+            result = next(results)
+            assert result["train_examples"] == row["train_examples"]
+            row |= {"steps": result["steps"], "metric": round(result["metric"], 4)}
+    return [{k: v for k, v in row.items() if k != "train_examples"} for row in rows]
 
 
 def run(quick: bool, out: Path) -> dict:
