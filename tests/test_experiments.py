@@ -142,6 +142,42 @@ def test_pretraining_compares_the_same_architecture_from_two_starts_at_equal_ste
                 assert run["config"]["train_layers"] == 0  # every layer trains, from either start
 
 
+def test_pretraining_vectors_trains_the_character_vectors_in_both_starts(tmp_path):
+    from tasks.experiments import pretraining_vectors
+
+    out = experiments.run_experiment("pretraining_vectors", quick=True, out=tmp_path)
+    result = read(out.parent)
+    rows = result["rows"]
+    assert sorted((r["size"], r["init"], r["seed"]) for r in rows) == sorted(
+        (size, init, seed) for size in result["sizes"] for init in ("pretrained", "scratch") for seed in result["seeds"])
+    assert len({r["steps"] for r in rows}) == 1  # the same steps at every size
+    for r in rows:
+        run = json.loads((tmp_path / "runs" / f"ner-{r['size']}-{r['init']}-seed{r['seed']}" / "results.json").read_text())
+        assert run["config"]["freeze_embeddings"] is False and run["train_examples"] == r["size"]
+        assert run["config"]["learning_rate"] == pretraining_vectors.LEARNING_RATES[r["init"]]
+    gap = result["summary"][str(result["sizes"][0])]["pretrained_minus_scratch"]["mean"]
+    assert f"{gap:+.4f}" in result["conclusion"]
+
+
+def test_runs_side_by_side_give_the_results_of_runs_one_after_another(tmp_path):
+    """Default mode runs an experiment's runs in worker processes (one thread each): the same metrics, in the
+    order of the list, as one after the other in this process."""
+    import dataclasses
+
+    from tasks import recipes
+
+    recipe = recipes.get("classification", "quick")
+    jobs = {mode: [experiments.Run(dataclasses.replace(recipe, train=recipe.train | {"seed": seed}),
+                                   tmp_path / mode / f"seed{seed}", {"overwrite": True}) for seed in (3, 1, 2)]
+            for mode in ("serial", "parallel")}
+    serial = experiments.run_all(jobs["serial"], quick=True)
+    parallel = experiments.run_all(jobs["parallel"], quick=False)
+    assert [r["config"]["seed"] for r in parallel] == [3, 1, 2]
+    assert [r["metric"] for r in parallel] == [r["metric"] for r in serial]
+    assert [r["dev"] for r in parallel] == [r["dev"] for r in serial]
+    assert all((tmp_path / "parallel" / f"seed{seed}" / "best").is_dir() for seed in (1, 2, 3))
+
+
 def test_masking_continues_pretraining_three_ways_and_fine_tunes_each_result(tmp_path):
     from tasks.experiments import masking
 

@@ -133,10 +133,12 @@ def _quiet_worker():
     (a failed run raises in the parent, with its message)."""
     import logging
     import sys
+    import warnings
 
     from tasks.cpu import quiet_paddle
 
     logging.basicConfig(level=logging.ERROR)  # its handler keeps the real stderr
+    warnings.simplefilter("ignore")  # import-time notices (setuptools' distutils shim), once per worker
     quiet_paddle()
     sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  (the worker's life)
 

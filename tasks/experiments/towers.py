@@ -22,7 +22,7 @@ import numpy as np
 
 from tasks import recipes
 from tasks.data.datasets import WORD_ORDER_DIR
-from tasks.experiments import markdown_table, spread
+from tasks.experiments import Run, markdown_table, run_all, spread
 from tasks.io import REPO_ROOT
 
 SETS = {"halves": ("offline", "评论前后半句（派生）"), "word_order": (str(REPO_ROOT / "data" / WORD_ORDER_DIR), "词序（实体互换）")}
@@ -122,16 +122,17 @@ def run_set(set_name: str, quick: bool, out: Path) -> dict:
     ensure_built(REPO_ROOT)
     data = SETS[set_name][0]
     towers, seeds = settings(quick, set_name)
-    rows, folders = [], {}
+    rows, folders, jobs = [], {}, []
     for seed in seeds:
         for tower, recipe in towers.items():
             tuned = dataclasses.replace(recipe, train=recipe.train | {"seed": seed})
             folder = out / "runs" / f"{set_name}-{tower}-seed{seed}"
-            result = tuned.run_train(folder, data=data, overwrite=True, limits_seed=seeds[0])
+            jobs.append(Run(tuned, folder, {"data": data, "overwrite": True, "limits_seed": seeds[0]}))
             folders.setdefault(tower, folder)
-            rows.append({"set": set_name, "tower": tower, "seed": seed, "steps": result["steps"],
-                         "accuracy": round(result["metric"], 4), "test_examples": result["test_examples"],
-                         "minutes": round(result["minutes"], 2)})
+            rows.append({"set": set_name, "tower": tower, "seed": seed})
+    for row, result in zip(rows, run_all(jobs, quick)):
+        row |= {"steps": result["steps"], "accuracy": round(result["metric"], 4),
+                "test_examples": result["test_examples"], "minutes": round(result["minutes"], 2)}
     # the baselines on the examples the towers saw (threshold tuned on dev)
     dev, test = (load_split(task_class("dual_tower"), data, split, towers["dual"].limits.get(split), seeds[0])
                  for split in ("dev", "test"))
