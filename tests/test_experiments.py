@@ -170,8 +170,8 @@ def test_runs_side_by_side_give_the_results_of_runs_one_after_another(tmp_path):
     jobs = {mode: [experiments.Run(dataclasses.replace(recipe, train=recipe.train | {"seed": seed}),
                                    tmp_path / mode / f"seed{seed}", {"overwrite": True}) for seed in (3, 1, 2)]
             for mode in ("serial", "parallel")}
-    serial = experiments.run_all(jobs["serial"], quick=True)
-    parallel = experiments.run_all(jobs["parallel"], quick=False)
+    serial = experiments.run_all(jobs["serial"], side_by_side=False)
+    parallel = experiments.run_all(jobs["parallel"], side_by_side=True)
     assert [r["config"]["seed"] for r in parallel] == [3, 1, 2]
     assert [r["metric"] for r in parallel] == [r["metric"] for r in serial]
     assert [r["dev"] for r in parallel] == [r["dev"] for r in serial]

@@ -83,22 +83,23 @@ class Run:
         return self.recipe.run_train(self.out, **self.options)
 
 
-def run_all(jobs: list[Callable[[], Any]], quick: bool) -> list:
+def run_all(jobs: list[Callable[[], Any]], side_by_side: bool) -> list:
     """The results of independent jobs (picklable callables), in the list's order.
 
-    Default mode: one worker process per core, each with one thread. Measured 2026-12-03 on 2 cores: two
-    one-layer training runs side by side took 29 s, one after the other with two threads each 57 s, with
-    the same metrics; a small model's matrix products gain nothing from a second thread, and a run's
-    Python work (reading, encoding, saving) uses one core anyway. Every run takes one thread, so a seed
-    gives the same metric whatever the core count. Quick mode (CI, already one worker per core), or one
-    core: one after the other in this process."""
+    ``side_by_side``: one worker process per core, each with one thread. For small models (measured
+    2026-12-03 on 2 cores: two one-layer training runs side by side took 29 s, one after the other with two
+    threads each 57 s, with the same metrics): their matrix products gain nothing from a second thread, and
+    a run's Python work (reading, encoding, saving) uses one core anyway. Every run takes one thread, so a
+    seed gives the same metric whatever the core count. Not for the 12-layer towers (two side by side:
+    3.5 minutes, about 2.7 one after the other), nor in quick mode (CI already runs one worker per core).
+    Otherwise, or on one core: one after the other in this process."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing
 
     from tasks.cpu import physical_cores
 
     workers = min(len(jobs), physical_cores())
-    if quick or workers <= 1:
+    if not side_by_side or workers <= 1:
         return [job() for job in jobs]
     results = [None] * len(jobs)
     with _one_thread_env(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),

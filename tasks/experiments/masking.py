@@ -225,7 +225,7 @@ def run(quick: bool, out: Path) -> dict:
                 jobs.append(Run(run_recipe, out / "runs" / f"{task_name}-{scheme}-seed{seed}",
                                 {"model": name, "overwrite": True, "limits_seed": seeds[0]}))
                 rows.append({"scheme": scheme, "task": task_name, "seed": seed})
-    for row, result in zip(rows, run_all(jobs, quick)):  # the fine-tuning runs side by side
+    for row, result in zip(rows, run_all(jobs, side_by_side=not quick)):  # the fine-tuning runs side by side
         row |= {"steps": result["steps"], "metric": round(result["metric"], 4)}
     summary = {scheme: {task_name: spread([r["metric"] for r in rows if (r["scheme"], r["task"]) == (scheme, task_name)])
                         for task_name in tuned} for scheme in SCHEMES}

@@ -101,7 +101,7 @@ def run_task(task_name: str, quick: bool, out: Path) -> list[dict]:
                 jobs.append(Run(run, out / "runs" / f"{task_name}-{size}-{init}-seed{seed}",
                                 {"model": name, "overwrite": True, "limits_seed": seeds[0]}))
                 rows.append({"task": task_name, "size": size, "init": init, "seed": seed, "train_examples": len(train)})
-    results = iter(run_all(jobs, quick))
+    results = iter(run_all(jobs, side_by_side=not quick))
     for row in rows:
         if row["init"] != "ngram":
             result = next(results)

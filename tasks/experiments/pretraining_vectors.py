@@ -45,7 +45,7 @@ def run(quick: bool, out: Path) -> dict:
                 jobs.append(Run(run_recipe, out / "runs" / f"ner-{size}-{init}-seed{seed}",
                                 {"model": name, "overwrite": True, "limits_seed": seeds[0]}))
                 rows.append({"size": size, "init": init, "seed": seed, "learning_rate": LEARNING_RATES[init]})
-    for row, result in zip(rows, run_all(jobs, quick)):
+    for row, result in zip(rows, run_all(jobs, side_by_side=not quick)):
         row |= {"steps": result["steps"], "best_step": result["best_step"], "f1": round(result["metric"], 4)}
     summary = {str(size): {init: spread([r["f1"] for r in rows if (r["size"], r["init"]) == (size, init)])
                            for init in INITS} for size in sizes}
