@@ -33,9 +33,11 @@ TOWERS = {"single": "单塔（交叉编码器）", "dual": "双塔"}
 # word-order pairs at chance (0.509, one seed, 2026-12-03); training those layers is beyond 10 CPU minutes.
 SINGLE_LABELS = {"halves": TOWERS["single"], "word_order": "单塔（在训练层里交互）"}
 SEEDS = (1, 2, 3)
-STEPS = {"halves": 100, "word_order": 50}  # review halves: about 3 epochs of 1,000 pairs; word order: the single
-# tower's dev accuracy at 50 steps already equals its 100-step one (0.79-0.83, 2026-12-03), the dual tower's is
-# its untrained cosine from step 1, and 100 steps took 22 minutes on a 2-core CPU without AVX-512
+# Steps per tower: the 10-minute target on 2 cores. Review halves: about 2 epochs of 1,000 pairs (100 steps took
+# 10.6 min, 2026-12-03: cross-encoder 0.590 vs dual 0.752). Word order: the single tower's dev accuracy at 50
+# steps already equals its 100-step one (0.79-0.83), the dual tower's is its untrained cosine from step 1, and
+# 100 steps took 22 minutes on a 2-core CPU without AVX-512.
+STEPS = {"halves": 60, "word_order": 50}
 JOINT_LAYERS = 2  # the trained layers (word order: where the texts meet)
 RERANK_QUERIES, RERANK_TOP = 50, 20  # queries reranked (first seed's models), candidates each from the dual tower
 LATENCY_QUERIES = 10
