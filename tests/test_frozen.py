@@ -9,7 +9,7 @@ import pytest
 
 from tasks.config import TrainConfig
 from tasks.engine import checkpoint
-from tasks.engine.frozen import freeze_for_training
+from tasks.engine.frozen import freeze_for_training, graph_runner
 from tasks.engine.runner import load_split, run_train, task_class
 from tasks.errors import TaskError
 
@@ -44,6 +44,21 @@ def test_cached_prefix_gives_the_whole_encoders_outputs(task_name, tmp_path):
     assert prefix.store.keys() == cached_texts.keys()  # every text came from the cache, none was computed again
     diff = max(float(np.abs(a[0] - b[0]).max()) for a, b in zip(cached, whole))
     assert 0 < diff < 1e-2, diff  # the fp16 cache of the prefix's output
+
+
+def test_the_graph_runner_gives_every_layers_output_as_the_eager_model_and_keeps_its_mode():
+    task, model, features = build("ner")
+    model.train()
+    run, engine = graph_runner(model, lambda ids, types: paddle.stack(model.hidden_states(ids, types), axis=2), "test")
+    assert engine == "paddle-inference" and model.training  # exported, and left in training mode
+    ids = np.array([f["input_ids"][:12] for f in features[:4]], dtype="int64")
+    types = np.zeros_like(ids)
+    model.eval()
+    with paddle.no_grad():
+        eager = paddle.stack(model.hidden_states(paddle.to_tensor(ids), paddle.to_tensor(types)), axis=2).numpy()
+    graph = run(ids, types)
+    assert graph.shape == eager.shape == (4, 12, len(model.layers) + 1, eager.shape[-1])
+    assert np.abs(graph - eager).max() < 1e-4
 
 
 def test_only_the_top_layers_learn_and_the_cache_is_reused(tmp_path):

@@ -157,7 +157,7 @@ class FrozenPrefix(paddle.nn.Layer):
 
     def _compute(self, keys: list[bytes], progress: bool) -> str:
         keys = sorted(keys, key=len)  # length-sorted batches: little padding
-        runner, engine = self._runner()
+        runner, engine = graph_runner(self.model, self.compute, "frozen layers")
         pad = self.model.pad_id
         bar = tqdm(total=len(keys), desc=f"caching layers 1-{self.depth}", disable=None if progress else True,
                    leave=False, dynamic_ncols=True)
@@ -175,46 +175,6 @@ class FrozenPrefix(paddle.nn.Layer):
             bar.update(len(chunk))
         bar.close()
         return engine
-
-    def _runner(self):
-        """Paddle Inference on the exported prefix (3-4x the eager speed on CPU); eager if export fails."""
-        was_training = self.model.training
-        self.model.eval()
-
-        def run_eager(ids, types):
-            with paddle.no_grad():
-                return self.compute(paddle.to_tensor(ids), paddle.to_tensor(types)).numpy()
-
-        if "gpu" in paddle.device.get_device():  # a GPU runs the eager forward fast enough
-            return run_eager, "eager"
-        try:
-            folder = Path(tempfile.mkdtemp(prefix="frozen-prefix-"))
-            spec = [paddle.static.InputSpec([None, None], "int64", n) for n in ("input_ids", "token_type_ids")]
-            graph_layer = _PrefixGraph(self)
-            with quiet_native_output():
-                paddle.jit.save(paddle.jit.to_static(graph_layer.forward, input_spec=spec, full_graph=True),
-                                str(folder / "prefix"))
-            graph = next(p for p in folder.iterdir() if p.suffix in (".json", ".pdmodel"))
-            predictor = cpu_predictor(graph, folder / "prefix.pdiparams")
-            shutil.rmtree(folder, ignore_errors=True)
-            names = predictor.get_input_names()
-            output = predictor.get_output_handle(predictor.get_output_names()[0])
-
-            def run(ids, types):
-                for name, value in zip(names, (ids, types)):
-                    handle = predictor.get_input_handle(name)
-                    handle.reshape(value.shape)
-                    handle.copy_from_cpu(value)
-                predictor.run()
-                return output.copy_to_cpu()
-
-            return run, "paddle-inference"
-        except Exception as err:  # an encoder the exporter cannot trace: same numbers, slower
-            log.warning("frozen layers: export failed (%s: %s); computing them eagerly", type(err).__name__, err)
-            return run_eager, "eager"
-        finally:
-            if was_training:
-                self.model.train()
 
     def _read(self, entry: Path) -> bool:
         try:
@@ -256,15 +216,65 @@ class FrozenPrefix(paddle.nn.Layer):
             log.warning("frozen layers: not cached on disk (%s)", err.strerror or err)
 
 
-class _PrefixGraph(paddle.nn.Layer):
-    """The prefix as a Layer that holds the model's weights, so that paddle.jit.save finds them."""
+def graph_runner(model, compute, what: str):
+    """(run, engine): ``run(ids, types)`` gives ``compute(input_ids, token_type_ids)`` (a function of the
+    model's own weights) as numpy, by Paddle Inference with oneDNN on the function exported as a static
+    graph (3-4x the eager speed on CPU); eager on a GPU or where the exporter cannot trace it (the same
+    numbers, slower). The model is left in the mode it was in."""
+    was_training = model.training
+    model.eval()
 
-    def __init__(self, prefix: FrozenPrefix):
+    def run_eager(ids, types):
+        training = model.training
+        model.eval()
+        try:
+            with paddle.no_grad():
+                return compute(paddle.to_tensor(ids), paddle.to_tensor(types)).numpy()
+        finally:
+            if training:
+                model.train()
+
+    if "gpu" in paddle.device.get_device():  # a GPU runs the eager forward fast enough
+        return run_eager, "eager"
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="graph-runner-"))
+        spec = [paddle.static.InputSpec([None, None], "int64", n) for n in ("input_ids", "token_type_ids")]
+        graph_layer = _Graph(model, compute)  # held here: to_static keeps only a weak reference to it
+        with quiet_native_output():
+            paddle.jit.save(paddle.jit.to_static(graph_layer.forward, input_spec=spec, full_graph=True),
+                            str(folder / "graph"))
+        graph = next(p for p in folder.iterdir() if p.suffix in (".json", ".pdmodel"))
+        predictor = cpu_predictor(graph, folder / "graph.pdiparams")
+        shutil.rmtree(folder, ignore_errors=True)
+        names = predictor.get_input_names()
+        output = predictor.get_output_handle(predictor.get_output_names()[0])
+
+        def run(ids, types):
+            for name, value in zip(names, (ids, types)):
+                handle = predictor.get_input_handle(name)
+                handle.reshape(value.shape)
+                handle.copy_from_cpu(value)
+            predictor.run()
+            return output.copy_to_cpu()
+
+        return run, "paddle-inference"
+    except Exception as err:  # an encoder the exporter cannot trace
+        log.warning("%s: export failed (%s: %s); computing them eagerly", what, type(err).__name__, err)
+        return run_eager, "eager"
+    finally:
+        if was_training:
+            model.train()
+
+
+class _Graph(paddle.nn.Layer):
+    """A function of the model's weights as a Layer that holds them, so that paddle.jit.save finds them."""
+
+    def __init__(self, model, compute):
         super().__init__()
-        self.model, self._prefix = prefix.model, (prefix,)
+        self.model, self._compute = model, (compute,)
 
     def forward(self, input_ids, token_type_ids):
-        return self._prefix[0].compute(input_ids, token_type_ids)
+        return self._compute[0](input_ids, token_type_ids)
 
 
 def dir_size(path: Path) -> int:
