@@ -76,13 +76,15 @@ def test_only_the_top_layers_learn_and_the_cache_is_reused(tmp_path):
                or k.startswith("encoder.pooler") for k in changed), sorted(changed)
     assert any(k.startswith(f"encoder.encoder.layers.{top}.") for k in changed)
     entries = list((tmp_path / "cache").iterdir())
-    assert len(entries) == 1
-    # a second run on the same model, data and max_length reads the cached prefix from disk
-    prefix = initial.freeze_prefix(len(initial.layers) - 1)
+    assert len(entries) == 2  # train and dev together; test
+    # a second run on the same model, data and max_length reads the cached prefix from disk, test included
     features = {s: task.encode_all(load_split(task_class("classification"), "offline", s, LIMITS[s], 42))
-                for s in ("train", "dev")}
+                for s in ("train", "dev", "test")}
+    prefix = initial.freeze_prefix(len(initial.layers) - 1)
     assert prefix.fill(features["train"], features["dev"], cache_dir=str(tmp_path / "cache"),
                        progress=False)["source"] == "disk"
+    prefix = initial.freeze_prefix(len(initial.layers) - 1)
+    assert prefix.fill(features["test"], cache_dir=str(tmp_path / "cache"), progress=False)["source"] == "disk"
 
 
 def test_the_saved_model_predicts_as_the_cached_one(tmp_path):

@@ -219,7 +219,7 @@ class FrozenPrefix(paddle.nn.Layer):
 def graph_runner(model, compute, what: str):
     """(run, engine): ``run(ids, types)`` gives ``compute(input_ids, token_type_ids)`` (a function of the
     model's own weights) as numpy, by Paddle Inference with oneDNN on the function exported as a static
-    graph (3-4x the eager speed on CPU); eager on a GPU or where the exporter cannot trace it (the same
+    graph (2-4x the eager speed on a 2-core CPU); eager on a GPU or where the exporter cannot trace it (the same
     numbers, slower). The model is left in the mode it was in."""
     was_training = model.training
     model.eval()

@@ -142,8 +142,9 @@ def run_train(task_name: str, model_name: str, data: str, out_dir: Path, config:
     test_metrics = {}
     if features["test"]:
         # --train-layers: the saved model's own frozen layers run once per text through Paddle Inference and
-        # only its top layers eagerly (the whole eager model's numbers, to the fp16 rounding of the cache)
-        freeze_for_training(best_model, config, features["test"], cache=False)
+        # only its top layers eagerly (the whole eager model's numbers, to the fp16 rounding of the cache);
+        # kept on disk like train and dev, so the next seed of a comparison reads them
+        freeze_for_training(best_model, config, features["test"])
         test_metrics = best_task.evaluate(best_model, features["test"])
     results = {
         "task": task_name, "model": model_name, "data": data,
