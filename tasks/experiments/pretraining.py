@@ -127,7 +127,8 @@ def run(quick: bool, out: Path) -> dict:
                            ["任务", "训练样本", "方法", "测试集均值", "标准差", "最低", "最高"])
     parts = []
     for task in TASKS:
-        gaps = ", ".join(f"{size} 例 {summary[task][str(size)]['pretrained_minus_scratch']['mean']:+.4f}"
+        gap = {size: summary[task][str(size)]["pretrained_minus_scratch"] for size in sizes}
+        gaps = ", ".join(f"{size} 例 {gap[size]['mean']:+.4f}（逐种子 {gap[size]['min']:+.4f} 到 {gap[size]['max']:+.4f}）"
                          for size in sizes)
         parts.append(f"{TASKS[task]}：预训练减从零训练 {gaps}")
     steps = {r["size"]: r["steps"] for r in rows if r["init"] == "pretrained"}
