@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,27 @@ def test_cpu_settings_respect_the_user(monkeypatch):
     applied = cpu.apply_cpu_settings()
     assert applied["OMP_NUM_THREADS"] == "1"  # the user's value wins
     assert ("MKL_DEBUG_CPU_TYPE" in cpu.tuned_env()) == cpu.is_amd_cpu()
+
+
+MATMUL = """import tasks, numpy as np, paddle
+rng = np.random.default_rng(0)
+x, w = (paddle.to_tensor(rng.standard_normal(shape).astype("float32")) for shape in ((64, 384), (384, 1536)))
+print(paddle.matmul(x, w).numpy().tobytes().hex())"""
+
+
+def matmul_bits(**env) -> str:
+    import os
+
+    run_env = {k: v for k, v in os.environ.items() if k not in cpu.TUNED_ENV_KEYS} | env
+    return subprocess.run([sys.executable, "-c", MATMUL], env=run_env, capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parent.parent).stdout.strip()
+
+
+def test_matmuls_round_as_on_an_avx2_cpu():
+    """The same seed, the same metric on any machine: this CPU's matmuls under the package's settings give the
+    bits of MKL's AVX2 path, the one AMD CPUs and AVX2 laptops take (emulated by MKL_ENABLE_INSTRUCTIONS)."""
+    ours = matmul_bits()
+    assert ours == matmul_bits(MKL_ENABLE_INSTRUCTIONS="AVX2")
+    if not cpu.is_amd_cpu() and "avx512f" in cpu.cpu_flags():  # here MKL's own choice would differ
+        assert ours != matmul_bits(MKL_CBWR="AUTO")
+
