@@ -1,5 +1,6 @@
 """The demo's output contract and the benchmark's JSON, in their quick / tiny forms."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,8 +72,6 @@ print(paddle.matmul(x, w).numpy().tobytes().hex())"""
 
 
 def matmul_bits(**env) -> str:
-    import os
-
     run_env = {k: v for k, v in os.environ.items() if k not in cpu.TUNED_ENV_KEYS} | env
     return subprocess.run([sys.executable, "-c", MATMUL], env=run_env, capture_output=True, text=True,
                           check=True, cwd=Path(__file__).resolve().parent.parent).stdout.strip()
@@ -85,4 +84,3 @@ def test_matmuls_round_as_on_an_avx2_cpu():
     assert ours == matmul_bits(MKL_ENABLE_INSTRUCTIONS="AVX2")
     if not cpu.is_amd_cpu() and "avx512f" in cpu.cpu_flags():  # here MKL's own choice would differ
         assert ours != matmul_bits(MKL_CBWR="AUTO")
-

@@ -63,6 +63,11 @@ def spread(values: list[float]) -> dict:
             "min": round(min(values), 4), "max": round(max(values), 4), "n": len(values)}
 
 
+def gap_text(gap: dict) -> str:
+    """A difference over seeds (a ``spread``) as the conclusions print it: mean and per-seed range."""
+    return f"{gap['mean']:+.4f}（逐种子 {gap['min']:+.4f} 到 {gap['max']:+.4f}）"
+
+
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks import recipes
-from tasks.experiments import Run, markdown_table, run_all, spread
+from tasks.experiments import Run, gap_text, markdown_table, run_all, spread
 
 TASKS = {"classification": "情感分类（准确率）", "ner": "命名实体识别（F1）"}
 SIZES = (250, 1000, 4000)
@@ -127,8 +127,7 @@ def run(quick: bool, out: Path) -> dict:
                            ["任务", "训练样本", "方法", "测试集均值", "标准差", "最低", "最高"])
     parts = []
     for task in TASKS:
-        gap = {size: summary[task][str(size)]["pretrained_minus_scratch"] for size in sizes}
-        gaps = ", ".join(f"{size} 例 {gap[size]['mean']:+.4f}（逐种子 {gap[size]['min']:+.4f} 到 {gap[size]['max']:+.4f}）"
+        gaps = ", ".join(f"{size} 例 {gap_text(summary[task][str(size)]['pretrained_minus_scratch'])}"
                          for size in sizes)
         parts.append(f"{TASKS[task]}：预训练减从零训练 {gaps}")
     steps = {r["size"]: r["steps"] for r in rows if r["init"] == "pretrained"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.experiments import Run, markdown_table, pretraining, run_all, spread
+from tasks.experiments import Run, gap_text, markdown_table, pretraining, run_all, spread
 
 SIZES = (250, 4000)
 STEPS = 200
@@ -56,9 +56,7 @@ def run(quick: bool, out: Path) -> dict:
                              "测试 F1 均值": summary[str(size)][init]["mean"], "最低": summary[str(size)][init]["min"],
                              "最高": summary[str(size)][init]["max"]} for size in sizes for init in INITS],
                            ["训练样本", "方法", "学习率", "测试 F1 均值", "最低", "最高"])
-    gaps = "，".join(f"{size} 例 {summary[str(size)]['pretrained_minus_scratch']['mean']:+.4f}（逐种子 "
-                    f"{summary[str(size)]['pretrained_minus_scratch']['min']:+.4f} 到 "
-                    f"{summary[str(size)]['pretrained_minus_scratch']['max']:+.4f}）" for size in sizes)
+    gaps = "，".join(f"{size} 例 {gap_text(summary[str(size)]['pretrained_minus_scratch'])}" for size in sizes)
     conclusion = (f"命名实体识别，字向量也参与训练；{len(seeds)} 个种子，每种规模都训练 {steps} 步。"
                   f"预训练减从零训练：{gaps}。")
     figure(rows, sizes, out / "figure.png")
